@@ -1,0 +1,77 @@
+// Entry point of a child process: the worker cycle. It waits for its orders from the master,
+// serves through its MPM, and exits when told to or when its connection budget is spent.
+import type { Settings } from '../config/types';
+import { configureLogging, flushLogs, log } from '../log/logger';
+import { mpmFor } from '../mpm';
+import type { ChildRunner } from '../mpm/types';
+import { loadNative } from '../native';
+import { attachScoreboard } from '../shm/scoreboard-segment';
+import type { InheritedListener } from './connection-server';
+import type { ChildMessage, MasterMessage } from './messages';
+
+function send(m: ChildMessage): void {
+  if (process.connected) process.send?.(m);
+}
+
+function exit(code: number): never {
+  flushLogs();
+  process.exit(code);
+}
+
+function start(m: Extract<MasterMessage, { type: 'start' }>): void {
+  const settings: Settings = m.settings;
+  configureLogging(settings);
+  const scoreboard = attachScoreboard(m.scoreboardName);
+  const listeners: InheritedListener[] = m.listeners;
+  let runner: ChildRunner | null = null;
+  let ending = false;
+  const finish = (how: 'graceful' | 'stop') => {
+    if (ending || !runner) return;
+    ending = true;
+    const r = runner;
+    (how === 'graceful' ? r.graceful() : r.stop()).finally(() => exit(0));
+  };
+  void mpmFor(settings.mpm)
+    .runChild({
+      settings,
+      processSlot: m.processSlot,
+      generation: m.generation,
+      listeners,
+      scoreboard,
+      scoreboardName: m.scoreboardName,
+      onRetired: () => {
+        log('child').info(
+          { connections: scoreboard.connectionsTotal(m.processSlot), requests: scoreboard.requestsTotal(m.processSlot) },
+          'MaxConnectionsPerChild reached; child exits',
+        );
+        exit(0);
+      },
+    })
+    .then((r) => {
+      runner = r;
+      send({ type: 'ready' });
+      process.on('message', (msg: MasterMessage) => {
+        if (msg.type === 'graceful') finish('graceful');
+        else if (msg.type === 'stop') finish('stop');
+      });
+      process.on('SIGTERM', () => finish('stop'));
+    });
+}
+
+function main(): void {
+  // The master handles terminal signals and tells children what to do; a child dies with it.
+  for (const sig of ['SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGWINCH'] as const) process.on(sig, () => undefined);
+  loadNative().setParentDeathSignal(15);
+  process.on('disconnect', () => exit(0));
+  process.once('message', (m: MasterMessage) => {
+    if (m.type !== 'start') return;
+    try {
+      start(m);
+    } catch (err) {
+      log('child').crit({ err: (err as Error).message }, 'child failed to start');
+      exit(1);
+    }
+  });
+}
+
+main();

@@ -1,0 +1,54 @@
+// `-V`: version, build, MPM and every value in force, in httpd -V's shape.
+import os from 'node:os';
+import type { Settings } from '../config/types';
+import { mpmFor } from '../mpm';
+import { serverVersion } from '../version';
+
+const ms = (v: number) => (v % 1000 === 0 ? `${v / 1000}s` : `${v}ms`);
+const unlimited = (v: number) => (v === 0 ? '0 (unlimited)' : String(v));
+
+export function settingsReport(s: Settings): string {
+  const mpm = mpmFor(s.mpm);
+  const lines = [
+    `Server version: ${serverVersion}`,
+    `Server built:   Node.js ${process.version} (${process.arch}), N-API addon for shared memory`,
+    `Architecture:   ${os.arch()}`,
+    `Server MPM:     ${s.mpm}`,
+    `  threaded:     ${mpm.threaded ? 'yes (fixed thread count)' : 'no'}`,
+    `    forked:     yes (variable process count)`,
+    ...mpm.describe(s).map((l) => `  ${l}`),
+    `Configuration:  ${s.configFile}`,
+    'Values in force:',
+    ...[
+      ['ServerRoot', s.serverRoot],
+      ['DefaultRuntimeDir', s.runtimeDir],
+      ['PidFile', s.pidFile],
+      ['Listen', s.listen.map((l) => l.text).join(', ')],
+      ['ListenBacklog', s.listenBacklog],
+      ['User', s.user ?? '(unchanged)'],
+      ['Group', s.group ?? '(unchanged)'],
+      ['StartServers', s.startServers],
+      ['MinSpareServers', s.minSpareServers],
+      ['MaxSpareServers', s.maxSpareServers],
+      ['MinSpareThreads', s.minSpareThreads],
+      ['MaxSpareThreads', s.maxSpareThreads],
+      ['ServerLimit', s.serverLimit],
+      ['ThreadLimit', s.threadLimit],
+      ['ThreadsPerChild', s.threadsPerChild],
+      ['MaxRequestWorkers', s.maxRequestWorkers],
+      ['MaxConnectionsPerChild', unlimited(s.maxConnectionsPerChild)],
+      ['AsyncRequestWorkerFactor', s.asyncRequestWorkerFactor],
+      ['GracefulShutdownTimeout', ms(s.gracefulShutdownTimeout)],
+      ['Timeout', ms(s.timeout)],
+      ['KeepAlive', s.keepAlive ? 'On' : 'Off'],
+      ['KeepAliveTimeout', ms(s.keepAliveTimeout)],
+      ['MaxKeepAliveRequests', unlimited(s.maxKeepAliveRequests)],
+      ['ErrorLog', s.errorLog],
+      [
+        'LogLevel',
+        [s.logLevel.level, ...Object.entries(s.logLevel.modules).map(([m, l]) => `${m}:${l}`)].join(' '),
+      ],
+    ].map(([k, v]) => ` ${String(k).padEnd(25)} ${v}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,327 @@
+// The master cycle: read the configuration, open the listeners once, create the scoreboard,
+// start the children, then run the maintenance pass once a second and answer signals until
+// told to stop. It never parses HTTP and never accepts a connection.
+import fs from 'node:fs';
+import type { Settings } from '../config/types';
+import { configureLogging, flushLogs, log, reopenLogs } from '../log/logger';
+import { mpmFor } from '../mpm';
+import { decide, newMaintenanceState } from '../mpm/maintenance';
+import type { MaintenanceState } from '../mpm/maintenance';
+import type { Mpm } from '../mpm/types';
+import type { Scoreboard } from '../shm/scoreboard';
+import { WorkerState } from '../shm/scoreboard';
+import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
+import { ChildTable, describeExit } from './children';
+import type { Child, ChildExit } from './children';
+import { Listeners } from './listeners';
+import { removePidFile, writePidFile } from './pidfile';
+import { childIdentity } from './privileges';
+import type { ChildIdentity } from './privileges';
+import { monotonicUsec, notify } from './systemd';
+
+export type LoadSettings = () => Settings;
+
+const MAINTENANCE_INTERVAL_MS = 1000;
+
+export class Master {
+  private settings: Settings;
+  private mpm: Mpm;
+  private generation = 0;
+  private readonly listeners = new Listeners();
+  private readonly scoreboardName = scoreboardSegmentName(process.pid);
+  private scoreboard!: Scoreboard;
+  private children!: ChildTable;
+  private identity: ChildIdentity | null;
+  private readonly maintenance: MaintenanceState = newMaintenanceState();
+  private maintenanceTimer: NodeJS.Timeout | null = null;
+  private stopping = false;
+  /** READY=1 is owed to systemd once the current generation's first children are up. */
+  private readyOwed = true;
+  private lastStatus = '';
+  private restarts: Promise<void> = Promise.resolve();
+  private resolveExit: ((code: number) => void) | null = null;
+
+  constructor(
+    private readonly load: LoadSettings,
+    initial: Settings,
+  ) {
+    this.settings = initial;
+    this.mpm = mpmFor(initial.mpm);
+    this.identity = childIdentity(initial.user, initial.group);
+  }
+
+  /** Starts serving; resolves with the exit code once the master has stopped. */
+  run(): Promise<number> {
+    const s = this.settings;
+    this.listeners.update(s.listen, s.listenBacklog);
+    this.scoreboard = createScoreboard(this.scoreboardName, s.serverLimit, s.threadLimit);
+    this.scoreboard.masterPid = process.pid;
+    this.scoreboard.startTime = this.scoreboard.restartTime = Date.now();
+    this.shareWithChildren();
+    try {
+      writePidFile(s.pidFile);
+    } catch (err) {
+      this.cleanup();
+      throw err;
+    }
+    this.children = new ChildTable(
+      this.scoreboard,
+      this.scoreboardName,
+      (e) => this.childExited(e),
+      (c) => this.childReady(c),
+    );
+    for (const w of s.warnings) log('config').warn(w);
+    log('master').notice(
+      { mpm: s.mpm, listen: s.listen.map((l) => l.text), pid: process.pid },
+      `mpmproxy configured -- resuming normal operations`,
+    );
+    this.installSignals();
+    this.startGeneration();
+    this.maintenanceTimer = setInterval(() => this.maintain(), MAINTENANCE_INTERVAL_MS);
+    return new Promise((resolve) => {
+      this.resolveExit = resolve;
+    });
+  }
+
+  /** Children started as User:Group must be able to map the segment and use the runtime dir. */
+  private shareWithChildren(): void {
+    const s = this.settings;
+    fs.mkdirSync(s.runtimeDir, { recursive: true, mode: 0o755 });
+    if (!this.identity) return;
+    fs.chownSync(`/dev/shm${this.scoreboardName}`, this.identity.uid, this.identity.gid);
+    fs.chownSync(s.runtimeDir, this.identity.uid, this.identity.gid);
+  }
+
+  private installSignals(): void {
+    process.on('SIGTERM', () => this.stop('SIGTERM'));
+    process.on('SIGINT', () => this.stop('SIGINT'));
+    process.on('SIGHUP', () => this.queueRestart(false));
+    process.on('SIGUSR1', () => this.queueRestart(true));
+    process.on('SIGWINCH', () => this.gracefulStop());
+  }
+
+  private startGeneration(): void {
+    const s = this.settings;
+    this.readyOwed = true;
+    for (let i = 0; i < s.startServers; i++) {
+      if (!this.spawn()) break;
+    }
+  }
+
+  private spawn(): Child | null {
+    const child = this.children.spawn(
+      this.settings,
+      this.generation,
+      this.mpm.slotsPerChild(this.settings),
+      this.listeners.list(),
+      this.identity,
+    );
+    if (child) log('master').debug({ pid: child.pid, slot: child.slot, generation: this.generation }, 'child started');
+    return child;
+  }
+
+  private current(): Child[] {
+    return this.children.all().filter((c) => c.generation === this.generation && c.state === 'serving');
+  }
+
+  private childReady(child: Child): void {
+    if (!this.readyOwed || child.generation !== this.generation) return;
+    if (this.current().every((c) => c.ready)) {
+      this.readyOwed = false;
+      notify(`READY=1\nSTATUS=${this.statusLine()}\nMAINPID=${process.pid}`);
+    }
+  }
+
+  private childExited(e: ChildExit): void {
+    const { child } = e;
+    const how = describeExit(e.code, e.signal);
+    if (!e.expected) {
+      log('master').error({ pid: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} ${how}`);
+    } else {
+      log('master').info({ pid: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} exited (${how})`);
+    }
+    if (this.stopping) {
+      if (this.children.size === 0) this.finish(0);
+      return;
+    }
+    // A child of the current generation that crashed or spent its MaxConnectionsPerChild is
+    // replaced at once, one for one; the maintenance pass handles every other change.
+    if (child.generation === this.generation && child.state === 'serving') this.spawn();
+    if (this.readyOwed) this.childReady(child);
+  }
+
+  /** Once a second: keep the idle workers between the spare limits (httpd's idle maintenance). */
+  private maintain(): void {
+    if (this.stopping) return;
+    const s = this.settings;
+    const limits = this.mpm.spareLimits(s);
+    const slots = this.mpm.slotsPerChild(s);
+    const active = this.current().filter((c) => !this.scoreboard.isQuiescing(c.slot));
+    let idle = 0;
+    for (const c of active) {
+      for (let t = 0; t < slots; t++) {
+        const st = this.scoreboard.workerState(c.slot, t);
+        if (st === WorkerState.READY || st === WorkerState.STARTING) idle++;
+      }
+    }
+    const maxChildren = this.mpm.maxChildren(s);
+    const d = decide(
+      {
+        idle,
+        active: active.length,
+        maxChildren,
+        freeSlots: s.serverLimit - this.children.size,
+        min: limits.min,
+        max: limits.max,
+      },
+      this.maintenance,
+    );
+    const spare = limits.unit === 'children' ? 'MinSpareServers' : 'MinSpareThreads';
+    switch (d.action) {
+      case 'retire': {
+        const victim = active.reduce((a, b) => (this.scoreboard.connections(b.slot) < this.scoreboard.connections(a.slot) ? b : a));
+        log('mpm').info(
+          { pid: victim.pid, idle, max: limits.max },
+          `${idle} idle ${limits.unit} > ${limits.unit === 'children' ? 'MaxSpareServers' : 'MaxSpareThreads'} ${limits.max}: retiring child pid ${victim.pid} gracefully`,
+        );
+        this.children.graceful(victim, s.gracefulShutdownTimeout);
+        break;
+      }
+      case 'spawn': {
+        const msg =
+          d.rate >= 8
+            ? `server seems busy, (you may need to increase StartServers, ThreadsPerChild or ${spare}/Max), spawning ${d.count} children, there are around ${idle} idle ${limits.unit}, and ${active.length} active children`
+            : `${idle} idle ${limits.unit} < ${spare} ${limits.min}: spawning ${d.count} children`;
+        log('mpm').info({ spawn: d.count, rate: d.rate, idle, active: active.length }, msg);
+        for (let i = 0; i < d.count; i++) this.spawn();
+        break;
+      }
+      case 'at-max-workers':
+        if (d.firstTime) {
+          log('mpm').error(
+            { maxRequestWorkers: s.maxRequestWorkers, children: active.length },
+            'server reached MaxRequestWorkers setting, consider raising the MaxRequestWorkers setting',
+          );
+        }
+        break;
+      case 'scoreboard-full':
+        log('mpm').warn({ serverLimit: s.serverLimit }, 'scoreboard is full, not at MaxRequestWorkers; raise ServerLimit');
+        break;
+      case 'none':
+        break;
+    }
+    const status = this.statusLine();
+    if (status !== this.lastStatus) {
+      this.lastStatus = status;
+      notify(`STATUS=${status}`);
+    }
+  }
+
+  private statusLine(): string {
+    let busy = 0;
+    let idle = 0;
+    const slots = this.mpm.slotsPerChild(this.settings);
+    for (const c of this.children.all()) {
+      for (let t = 0; t < slots; t++) {
+        const st = this.scoreboard.workerState(c.slot, t);
+        if (st === WorkerState.READY) idle++;
+        else if (st !== WorkerState.DEAD && st !== WorkerState.STARTING) busy++;
+      }
+    }
+    return `Processes: ${this.children.size}; busy workers: ${busy}; idle workers: ${idle}; generation: ${this.generation}`;
+  }
+
+  private queueRestart(graceful: boolean): void {
+    this.restarts = this.restarts.then(() => this.restart(graceful));
+  }
+
+  /** HUP (graceful = false) replaces the children now; USR1 lets the old ones finish first. */
+  private async restart(graceful: boolean): Promise<void> {
+    if (this.stopping) return;
+    const signal = graceful ? 'SIGUSR1' : 'SIGHUP';
+    notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`);
+    let next: Settings;
+    try {
+      next = this.keepFixedLimits(this.load());
+      this.listeners.update(next.listen, next.listenBacklog);
+    } catch (err) {
+      log('master').error(
+        { signal, err: (err as Error).message },
+        `${signal} received, but the new configuration is bad; keeping the running one`,
+      );
+      notify(`READY=1\nSTATUS=${this.statusLine()}`);
+      return;
+    }
+    this.settings = next;
+    this.mpm = mpmFor(next.mpm);
+    this.identity = childIdentity(next.user, next.group);
+    configureLogging(next);
+    reopenLogs();
+    for (const w of next.warnings) log('config').warn(w);
+    const old = this.children.all().filter((c) => c.generation === this.generation);
+    this.generation++;
+    this.scoreboard.generation = this.generation;
+    this.scoreboard.restartTime = Date.now();
+    Object.assign(this.maintenance, newMaintenanceState());
+    log('master').notice(
+      { generation: this.generation, signal },
+      graceful ? 'Graceful restart requested, doing restart' : 'SIGHUP received.  Attempting to restart',
+    );
+    for (const c of old) {
+      if (graceful) this.children.graceful(c, next.gracefulShutdownTimeout);
+      else this.children.terminate(c);
+    }
+    this.startGeneration();
+  }
+
+  /** ServerLimit and ThreadLimit size the scoreboard, which lives across restarts (as in httpd). */
+  private keepFixedLimits(next: Settings): Settings {
+    const s = this.settings;
+    for (const [name, key] of [
+      ['ServerLimit', 'serverLimit'],
+      ['ThreadLimit', 'threadLimit'],
+    ] as const) {
+      if (next[key] !== s[key]) {
+        next.warnings.push(`changing ${name} to ${next[key]} needs a full stop and start; keeping ${s[key]}`);
+        next[key] = s[key];
+      }
+    }
+    next.threadsPerChild = Math.min(next.threadsPerChild, next.threadLimit);
+    return next;
+  }
+
+  /** TERM/INT: stop now; children get a short grace, then are killed. */
+  private stop(signal: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    log('master').notice({ signal }, `caught ${signal}, shutting down`);
+    notify('STOPPING=1');
+    for (const c of this.children.all()) this.children.terminate(c);
+    if (this.children.size === 0) this.finish(0);
+  }
+
+  /** WINCH: stop accepting, let every child drain up to GracefulShutdownTimeout, then exit. */
+  private gracefulStop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    log('master').notice('caught SIGWINCH, shutting down gracefully');
+    notify('STOPPING=1');
+    this.listeners.closeAll();
+    for (const c of this.children.all()) this.children.graceful(c, this.settings.gracefulShutdownTimeout);
+    if (this.children.size === 0) this.finish(0);
+  }
+
+  private finish(code: number): void {
+    this.cleanup();
+    log('master').notice('mpmproxy stopped');
+    flushLogs();
+    this.resolveExit?.(code);
+  }
+
+  private cleanup(): void {
+    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    this.listeners.closeAll();
+    removeScoreboard(this.scoreboardName);
+    removePidFile(this.settings.pidFile);
+  }
+}

@@ -1,0 +1,519 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { NativeAddonError } from '../src/errors';
+import { loadNativeFrom, native, nativeAddonPath } from '../src/native';
+import type { RlimitResource } from '../src/native';
+
+const execFileAsync = promisify(execFile);
+/** Child processes require the compiled loader, as the daemon's children do. */
+const loaderPath = path.join(__dirname, '..', 'src', 'native', 'index.js');
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpmproxy-native-'));
+const segments: string[] = [];
+
+after(() => {
+  for (const name of segments) native.shmUnlink(name);
+  fs.rmSync(tmpDir, { recursive: true, force: true });
+});
+
+function segmentName(label: string): string {
+  const name = `/mpmproxy-test-${process.pid}-${label}`;
+  segments.push(name);
+  return name;
+}
+
+/** Runs `code` in a new node process whose process.argv[1] is the loader's path. */
+async function runNode(code: string, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(process.execPath, ['-e', code, loaderPath, ...args], {
+    timeout: 30_000,
+  });
+  return stdout;
+}
+
+function assertNativeError(fn: () => unknown, errno: string, message: RegExp): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof NativeAddonError);
+    assert.equal(err.code, 'MPM_ERR_NATIVE_ADDON');
+    assert.equal(err.errno, errno);
+    assert.match(err.message, message);
+    return true;
+  });
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+describe('shared memory', () => {
+  test('a segment written here is read and written by another process', async () => {
+    const name = segmentName('share');
+    const cells = new Int32Array(native.shmOpen(name, 4096, true));
+    Atomics.store(cells, 0, 0x12345678);
+    Atomics.store(cells, 1023, -7);
+    const out = await runNode(
+      `const { native } = require(process.argv[1]);
+       const cells = new Int32Array(native.shmOpen(process.argv[2], 0, false));
+       Atomics.store(cells, 1, 42);
+       const seen = [cells.byteLength, Atomics.load(cells, 0), Atomics.load(cells, 1023)];
+       console.log(JSON.stringify(seen));`,
+      name,
+    );
+    assert.deepEqual(JSON.parse(out), [4096, 0x12345678, -7]);
+    assert.equal(Atomics.load(cells, 1), 42);
+  });
+
+  test('Atomics.add is atomic across processes: 4 × 200,000 increments', async () => {
+    const name = segmentName('atomic');
+    // [0] the counter, [1] children ready, [2] start flag: all children add at once.
+    const cells = new Int32Array(native.shmOpen(name, 12, true));
+    const children = Array.from({ length: 4 }, () =>
+      runNode(
+        `const { native } = require(process.argv[1]);
+         const cells = new Int32Array(native.shmOpen(process.argv[2], 12, false));
+         Atomics.add(cells, 1, 1);
+         while (Atomics.load(cells, 2) === 0);
+         for (let i = 0; i < 200000; i++) Atomics.add(cells, 0, 1);`,
+        name,
+      ),
+    );
+    const deadline = Date.now() + 20_000;
+    while (Atomics.load(cells, 1) < 4 && Date.now() < deadline) await sleep(5);
+    Atomics.store(cells, 2, 1);
+    await Promise.all(children);
+    assert.equal(Atomics.load(cells, 0), 800_000);
+  });
+
+  test('a segment is created for its owner only; creating it again fails with EEXIST', () => {
+    const name = segmentName('exists');
+    native.shmOpen(name, 64, true);
+    assert.equal(fs.statSync(`/dev/shm${name}`).mode & 0o777, 0o600);
+    assertNativeError(
+      () => native.shmOpen(name, 64, true),
+      'EEXIST',
+      new RegExp(`^shm_open ${escape(name)}: File exists$`),
+    );
+  });
+
+  test('opening an unlinked segment fails with ENOENT; unlinking twice is fine', () => {
+    const name = segmentName('unlinked');
+    native.shmOpen(name, 64, true);
+    native.shmUnlink(name);
+    native.shmUnlink(name);
+    assertNativeError(
+      () => native.shmOpen(name, 0, false),
+      'ENOENT',
+      new RegExp(`^shm_open ${escape(name)}: No such file or directory$`),
+    );
+  });
+
+  test('a new segment is zero-filled, even where an unlinked one held data', () => {
+    const name = segmentName('zero');
+    new Uint8Array(native.shmOpen(name, 1 << 20, true)).fill(0xa5);
+    native.shmUnlink(name);
+    const bytes = new Uint8Array(native.shmOpen(name, 1 << 20, true));
+    assert.equal(bytes.byteLength, 1 << 20);
+    assert.equal(bytes.findIndex((b) => b !== 0), -1);
+  });
+
+  test('an existing segment maps whole, or its first `size` bytes, never more', () => {
+    const name = segmentName('sizes');
+    native.shmOpen(name, 8192, true);
+    assert.equal(native.shmOpen(name, 0, false).byteLength, 8192);
+    assert.equal(native.shmOpen(name, 100, false).byteLength, 100);
+    assertNativeError(
+      () => native.shmOpen(name, 8193, false),
+      'EINVAL',
+      /^shmOpen: .* has 8192 bytes, fewer than the 8193 asked for$/,
+    );
+  });
+
+  test('names must start with a slash and sizes be whole numbers', () => {
+    assertNativeError(
+      () => native.shmOpen('no-slash', 64, true),
+      'EINVAL',
+      /^shmOpen: name must start with '\/'$/,
+    );
+    assertNativeError(
+      () => native.shmOpen(segmentName('fraction'), 1.5, true),
+      'EINVAL',
+      /^shmOpen: size must be an integer/,
+    );
+  });
+
+  test('mappings are unmapped when their ArrayBuffers are collected', async () => {
+    const name = segmentName('collected');
+    native.shmOpen(name, 65536, true);
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      [
+        '--expose-gc',
+        '-e',
+        `const { native } = require(process.argv[1]);
+         const fs = require('node:fs');
+         const name = process.argv[2];
+         const mapped = () =>
+           fs.readFileSync('/proc/self/maps', 'utf8').split('\\n')
+             .filter((line) => line.includes(name)).length;
+         (async () => {
+           for (let i = 0; i < 500; i++) native.shmOpen(name, 0, false);
+           const before = mapped();
+           for (let i = 0; i < 3; i++) {
+             global.gc();
+             await new Promise((resolve) => setImmediate(resolve));
+           }
+           console.log(JSON.stringify([before, mapped()]));
+         })();`,
+        loaderPath,
+        name,
+      ],
+      { timeout: 30_000 },
+    );
+    assert.deepEqual(JSON.parse(stdout), [500, 0]);
+  });
+});
+
+describe('resource limits', () => {
+  const procLabels: Record<RlimitResource, string> = {
+    nofile: 'Max open files',
+    core: 'Max core file size',
+    nproc: 'Max processes',
+    as: 'Max address space',
+    stack: 'Max stack size',
+  };
+
+  function procLimit(resource: RlimitResource): { soft: number; hard: number } {
+    const line = fs
+      .readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(procLabels[resource]));
+    assert.ok(line, `no ${procLabels[resource]} in /proc/self/limits`);
+    const [soft, hard] = line
+      .slice(procLabels[resource].length)
+      .trim()
+      .split(/\s+/)
+      .map((v) => (v === 'unlimited' ? Infinity : Number(v)));
+    return { soft, hard };
+  }
+
+  test('getrlimit agrees with /proc/self/limits, unlimited as Infinity', () => {
+    for (const resource of Object.keys(procLabels) as RlimitResource[]) {
+      assert.deepEqual(native.getrlimit(resource), procLimit(resource), resource);
+    }
+  });
+
+  test('setrlimit lowers the soft nofile limit and raises it back', () => {
+    const before = native.getrlimit('nofile');
+    const lowered = Math.min(before.soft, 4096) - 1;
+    try {
+      native.setrlimit('nofile', lowered, before.hard);
+      assert.deepEqual(procLimit('nofile'), { soft: lowered, hard: before.hard });
+    } finally {
+      native.setrlimit('nofile', before.soft, before.hard);
+    }
+    assert.deepEqual(procLimit('nofile'), before);
+  });
+
+  test('setrlimit sets the core size to 0 and back', () => {
+    const before = native.getrlimit('core');
+    try {
+      native.setrlimit('core', 0, before.hard);
+      assert.deepEqual(native.getrlimit('core'), { soft: 0, hard: before.hard });
+    } finally {
+      native.setrlimit('core', before.soft, before.hard);
+    }
+    assert.deepEqual(procLimit('core'), before);
+  });
+
+  test('a soft limit above the hard one fails with EINVAL', () => {
+    const { hard } = native.getrlimit('nofile');
+    assertNativeError(
+      () => native.setrlimit('nofile', hard + 1, hard),
+      'EINVAL',
+      /^setrlimit nofile: Invalid argument$/,
+    );
+  });
+
+  test('unknown resources are refused', () => {
+    assertNativeError(
+      () => native.getrlimit('cpu' as RlimitResource),
+      'EINVAL',
+      /^getrlimit: resource must be one of nofile, core, nproc, as, stack$/,
+    );
+  });
+});
+
+describe('sdNotify', () => {
+  test('sends one datagram to a socket path', () => {
+    const address = path.join(tmpDir, 'notify.sock');
+    const fd = native.dgramBind(address);
+    try {
+      native.sdNotify(address, 'READY=1\nSTATUS=serving');
+      assert.equal(native.dgramRecv(fd, 1000), 'READY=1\nSTATUS=serving');
+      assert.equal(native.dgramRecv(fd, 20), null);
+    } finally {
+      native.close(fd);
+    }
+  });
+
+  test("sends to the abstract namespace for '@name', without trailing NULs", () => {
+    const address = `@mpmproxy-test-${process.pid}-notify`;
+    const fd = native.dgramBind(address);
+    try {
+      // The kernel lists abstract names with '@' for the NUL and every byte of their length.
+      const names = fs
+        .readFileSync('/proc/net/unix', 'utf8')
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/)[7]);
+      assert.ok(names.includes(address), `${address} not in /proc/net/unix`);
+      native.sdNotify(address, 'WATCHDOG=1');
+      assert.equal(native.dgramRecv(fd, 1000), 'WATCHDOG=1');
+    } finally {
+      native.close(fd);
+    }
+  });
+
+  test('reports an address nobody listens on', () => {
+    const missing = path.join(tmpDir, 'missing.sock');
+    assertNativeError(
+      () => native.sdNotify(missing, 'READY=1'),
+      'ENOENT',
+      new RegExp(`^sendto ${escape(missing)}: No such file or directory$`),
+    );
+    assertNativeError(
+      () => native.sdNotify(`@mpmproxy-test-${process.pid}-nobody`, 'READY=1'),
+      'ECONNREFUSED',
+      /^sendto @mpmproxy-test-\d+-nobody: Connection refused$/,
+    );
+  });
+});
+
+describe('listening sockets', () => {
+  function isCloseOnExec(fd: number): boolean {
+    const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    assert.ok(flags);
+    return (parseInt(flags[1], 8) & 0o2000000) !== 0;
+  }
+
+  /** Serves on the descriptor, answering each connection with the client's address. */
+  function serveOn(fd: number): Promise<net.Server> {
+    const server = net.createServer((socket) => socket.end(socket.remoteAddress ?? ''));
+    return new Promise((resolve) => server.listen({ fd }, () => resolve(server)));
+  }
+
+  function ask(host: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let answer = '';
+      net
+        .connect({ host, port })
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (answer += chunk))
+        .on('end', () => resolve(answer))
+        .on('error', reject);
+    });
+  }
+
+  function closeServer(server: net.Server): Promise<void> {
+    return new Promise((resolve) => server.close(() => resolve()));
+  }
+
+  test('binds 127.0.0.1:0 close-on-exec, reports its port, and Node serves on it', async () => {
+    const fd = native.listenSocket({ host: '127.0.0.1', port: 0, backlog: 16 });
+    const port = native.localPort(fd);
+    assert.ok(port > 0);
+    assert.equal(isCloseOnExec(fd), true);
+    const server = await serveOn(fd);
+    try {
+      assert.equal(await ask('127.0.0.1', port), '127.0.0.1');
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  test('a child process serves on a listener handed over in its stdio', async () => {
+    const fd = native.listenSocket({ host: '127.0.0.1', port: 0, backlog: 16 });
+    const port = native.localPort(fd);
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:net')
+           .createServer((socket) => socket.end('child'))
+           .listen({ fd: 3 }, () => console.log('up'))`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit', fd] },
+    );
+    try {
+      assert.ok(child.stdout);
+      await once(child.stdout, 'data');
+      native.close(fd);
+      assert.equal(await ask('127.0.0.1', port), 'child');
+    } finally {
+      child.kill();
+    }
+  });
+
+  test('a second bind without SO_REUSEPORT fails with EADDRINUSE', () => {
+    const fd = native.listenSocket({ host: '127.0.0.1', port: 0, backlog: 16 });
+    const port = native.localPort(fd);
+    try {
+      assertNativeError(
+        () => native.listenSocket({ host: '127.0.0.1', port, backlog: 16 }),
+        'EADDRINUSE',
+        new RegExp(`^bind 127\\.0\\.0\\.1:${port}: Address already in use$`),
+      );
+    } finally {
+      native.close(fd);
+    }
+  });
+
+  test('two SO_REUSEPORT sockets share one port', () => {
+    const first = native.listenSocket({ host: '127.0.0.1', port: 0, backlog: 16, reusePort: true });
+    const port = native.localPort(first);
+    const second = native.listenSocket({ host: '127.0.0.1', port, backlog: 16, reusePort: true });
+    assert.equal(native.localPort(second), port);
+    native.close(first);
+    native.close(second);
+  });
+
+  test("'::' accepts IPv4 connections", async () => {
+    const fd = native.listenSocket({ host: '::', port: 0, backlog: 16 });
+    const server = await serveOn(fd);
+    try {
+      assert.equal(await ask('127.0.0.1', native.localPort(fd)), '::ffff:127.0.0.1');
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  test('hosts must be address literals; errors name the address', () => {
+    assertNativeError(
+      () => native.listenSocket({ host: 'localhost', port: 80, backlog: 16 }),
+      'EINVAL',
+      /^listenSocket: host must be an IPv4 or IPv6 address literal$/,
+    );
+    assertNativeError(
+      () => native.listenSocket({ host: '192.0.2.1', port: 8080, backlog: 16 }),
+      'EADDRNOTAVAIL',
+      /^bind 192\.0\.2\.1:8080: Cannot assign requested address$/,
+    );
+  });
+
+  test('dup gives a close-on-exec copy; close twice fails with EBADF', () => {
+    const fd = native.listenSocket({ host: '127.0.0.1', port: 0, backlog: 16 });
+    const copy = native.dup(fd);
+    assert.notEqual(copy, fd);
+    assert.equal(isCloseOnExec(copy), true);
+    assert.equal(native.localPort(copy), native.localPort(fd));
+    native.close(copy);
+    native.close(fd);
+    const badFd = (call: string, n: number) => new RegExp(`^${call} ${n}: Bad file descriptor$`);
+    assertNativeError(() => native.close(copy), 'EBADF', badFd('close', copy));
+    assertNativeError(() => native.dup(fd), 'EBADF', badFd('dup', fd));
+  });
+
+  test('localPort refuses a socket that has no port', () => {
+    const fd = native.dgramBind(path.join(tmpDir, 'portless.sock'));
+    try {
+      assertNativeError(() => native.localPort(fd), 'EAFNOSUPPORT', /^getsockname \d+: /);
+    } finally {
+      native.close(fd);
+    }
+  });
+});
+
+describe('setParentDeathSignal', () => {
+  function isAlive(pid: number): boolean {
+    try {
+      // A zombie is dead too: whoever adopted it may not reap it at once.
+      return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }
+
+  test('a process is signalled when its parent exits', async () => {
+    // A go-between starts a process that asks for SIGTERM once orphaned, prints its pid, exits.
+    const out = await runNode(
+      `const { spawn } = require('node:child_process');
+       const grandchild = spawn(process.execPath, ['-e', \`
+         require(process.argv[1]).native.setParentDeathSignal(15);
+         console.log('armed');
+         setInterval(() => {}, 1000);\`, process.argv[1]], { stdio: ['ignore', 'pipe', 'ignore'] });
+       grandchild.stdout.once('data', () => {
+         console.log(grandchild.pid);
+         process.exit(0);
+       });`,
+    );
+    const pid = Number(out.trim());
+    const deadline = Date.now() + 5000;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(20);
+    const alive = isAlive(pid);
+    if (alive) process.kill(pid, 'SIGKILL');
+    assert.equal(alive, false);
+  });
+
+  test('the kernel judges the signal number', () => {
+    assertNativeError(
+      () => native.setParentDeathSignal(1000),
+      'EINVAL',
+      /^prctl PR_SET_PDEATHSIG: Invalid argument$/,
+    );
+  });
+});
+
+describe('loader', () => {
+  const hint = 'run `npm run build:native` (needs python3, make, a C compiler)';
+
+  test('loads the built addon from native/build/Release', () => {
+    const built = path.join('native', 'build', 'Release', 'mpmproxy_native.node');
+    assert.ok(nativeAddonPath.endsWith(built));
+    assert.equal(typeof loadNativeFrom(nativeAddonPath).shmOpen, 'function');
+  });
+
+  test('names a missing addon file and how to build it', () => {
+    const missing = path.join(tmpDir, 'absent', 'mpmproxy_native.node');
+    assert.throws(
+      () => loadNativeFrom(missing),
+      (err: unknown) =>
+        err instanceof NativeAddonError &&
+        err.code === 'MPM_ERR_NATIVE_ADDON' &&
+        err.errno === undefined &&
+        err.message === `native addon ${missing} is missing: ${hint}`,
+    );
+  });
+
+  test('names a file that is not a loadable addon', () => {
+    const broken = path.join(tmpDir, 'broken.node');
+    fs.writeFileSync(broken, 'not an ELF file');
+    assert.throws(() => loadNativeFrom(broken), {
+      name: 'NativeAddonError',
+      message: new RegExp(
+        `^native addon ${escape(broken)} failed to load \\(.+\\): ${escape(hint)}$`,
+      ),
+    });
+  });
+
+  test('names an out-of-date build that lacks a function', () => {
+    const stale = path.join(tmpDir, 'stale.js');
+    fs.writeFileSync(stale, 'exports.shmOpen = () => {};');
+    assert.throws(() => loadNativeFrom(stale), {
+      name: 'NativeAddonError',
+      message: `native addon ${stale} has no function shmUnlink: ${hint}`,
+    });
+  });
+
+  test('keeps the addon error as the cause', () => {
+    assert.throws(
+      () => native.close(-1),
+      (err: unknown) =>
+        err instanceof NativeAddonError && err.errno === 'EINVAL' && err.cause instanceof TypeError,
+    );
+  });
+});
