@@ -72,7 +72,12 @@ export class ConnectionServer {
       headersTimeout: s.timeout,
       requestTimeout: 0,
       noDelay: true,
+      // Node enforces headersTimeout only on this tick (30 s by default).
+      connectionsCheckingInterval: 1000,
     });
+    // Connections come from our acceptors, so the http server never listens itself; its
+    // 'listening' handler is what starts Node's timeout tracking of those connections.
+    this.http.emit('listening');
     this.http.maxRequestsPerSocket = s.keepAlive ? s.maxKeepAliveRequests : 1;
     this.http.on('request', (req, res) => this.onRequest(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));

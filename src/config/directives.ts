@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseLogLevel } from './log-level';
 import { nearest } from './suggest';
-import type { ContextName, MpmName, Section } from './types';
+import type { ContextName, DirectiveUse, MpmName, Section } from './types';
 import {
   parseDuration,
   parseEnum,
@@ -68,7 +68,7 @@ const serverOnly: readonly ContextName[] = ['server'];
 const serverOrHost: readonly ContextName[] = ['server', 'virtualhost'];
 const everywhere: readonly ContextName[] = ['server', 'virtualhost', 'location', 'proxy'];
 const threaded: readonly MpmName[] = ['worker', 'event'];
-export const mpmNames: readonly MpmName[] = ['prefork', 'worker', 'event'];
+const mpmNames: readonly MpmName[] = ['prefork', 'worker', 'event'];
 
 const integer = (range: IntegerRange) => (args: readonly string[]) => parseInteger(args[0], range);
 const seconds = (opts: { positive?: boolean } = {}) => (args: readonly string[]) => parseDuration(args[0], opts);
@@ -94,8 +94,9 @@ const serverName = matching(
   'a host name such as www.example.com, with an optional scheme and port',
 );
 const aliasName = matching(/^[A-Za-z0-9_.*?-]+$/, 'a host name, wildcards * and ? allowed');
-const userName = matching(/^(#\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/, 'a user name or #uid');
-const groupName = matching(/^(#\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/, 'a group name or #gid');
+const account = /^(#\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/;
+const userName = matching(account, 'a user name or #uid');
+const groupName = matching(account, 'a group name or #gid');
 const proxyUrl = matching(/^(\*|(https?|balancer):\/\/\S*)$/, 'an http://, https:// or balancer:// URL, or *');
 
 /** `[!]name`, the argument of <IfDefine> and <IfModule>. */
@@ -119,12 +120,7 @@ function urlPath(text: string): string {
 /** A ProxyPass target: the backend URL, or null for `!` (do not proxy this path). */
 function proxyTarget(text: string): string | null {
   if (text === '!') return null;
-  let url: URL | undefined;
-  try {
-    url = new URL(text);
-  } catch {
-    url = undefined;
-  }
+  const url = URL.canParse(text) ? new URL(text) : undefined;
   if (url && (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '') return text;
   throw new ValueError(`must be an http:// or https:// URL, or ! (got ${JSON.stringify(text)})`);
 }
@@ -155,11 +151,103 @@ function errorLog(args: readonly string[]): string {
 
 function serverRoot(args: readonly string[], use: UseContext): string {
   const dir = path.resolve(use.configDir, nonEmpty(args));
-  if (fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return dir;
-  throw new ValueError(`${dir} is not a directory`);
+  if (isDirectory(dir)) return dir;
+  throw new ValueError(`must be a directory (got ${JSON.stringify(dir)})`);
+}
+
+function isDirectory(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false; // missing or unreadable: either way not a usable ServerRoot
+  }
 }
 
 export const directives = table({
+  ServerRoot: {
+    module: 'core', contexts: serverOnly, arity: one,
+    syntax: 'ServerRoot directory-path', default: 'directory of the main configuration file',
+    summary: 'Base directory for relative paths; Include uses the ServerRoot set above it',
+    parse: serverRoot,
+  },
+  DefaultRuntimeDir: {
+    module: 'core', contexts: serverOnly, arity: one,
+    syntax: 'DefaultRuntimeDir directory-path', default: '/run/mpmproxy as root, else $TMPDIR/mpmproxy-UID',
+    summary: 'Base directory for the server run-time files (pid file, sockets)',
+    parse: nonEmpty,
+  },
+  Include: {
+    module: 'core', contexts: everywhere, arity: one,
+    syntax: 'Include file-path|directory-path|wildcard', default: 'none',
+    summary: 'Includes other configuration files; a missing file or a wildcard matching nothing is an error',
+    parse: nonEmpty,
+  },
+  IncludeOptional: {
+    module: 'core', contexts: everywhere, arity: one,
+    syntax: 'IncludeOptional file-path|directory-path|wildcard', default: 'none',
+    summary: 'Includes other configuration files, ignoring those that do not exist',
+    parse: nonEmpty,
+  },
+  IfDefine: {
+    module: 'core', contexts: everywhere, arity: one, opens: 'conditional',
+    syntax: '<IfDefine [!]parameter-name>', default: 'none',
+    summary: 'Encloses directives processed only if the name was (or with ! was not) given with -D',
+    parse: condition,
+  },
+  IfModule: {
+    module: 'core', contexts: everywhere, arity: one, opens: 'conditional',
+    syntax: '<IfModule [!]module-file|module-identifier>', default: 'none',
+    summary: 'Encloses directives processed only if the module is (or with ! is not) built in; of the MPMs only the selected one is',
+    parse: condition,
+  },
+  VirtualHost: {
+    module: 'core', contexts: serverOnly, arity: oneOrMore, opens: 'virtualhost',
+    syntax: '<VirtualHost addr[:port] [addr[:port]] ...>', default: 'none',
+    summary: 'Contains directives that apply only to a specific hostname or IP address',
+    parse: (args) => args.map(hostAndPort),
+  },
+  Location: {
+    module: 'core', contexts: serverOrHost, arity: one, opens: 'location',
+    syntax: '<Location URL-path>', default: 'none',
+    summary: 'Applies the enclosed directives only to URLs starting with URL-path',
+    parse: (args) => urlPath(args[0]),
+  },
+  ServerName: {
+    module: 'core', contexts: serverOrHost, arity: one,
+    syntax: 'ServerName [scheme://]domain-name[:port]', default: 'none',
+    summary: 'Hostname and port that the server uses to identify itself',
+    parse: (args) => serverName(args[0]),
+  },
+  ServerAlias: {
+    module: 'core', contexts: ['virtualhost'], arity: oneOrMore,
+    syntax: 'ServerAlias hostname [hostname] ...', default: 'none',
+    summary: 'Alternate names for a host used when matching requests to name-virtual hosts (wildcards * and ?)',
+    parse: (args) => args.map(aliasName),
+  },
+  Timeout: {
+    module: 'core', contexts: serverOnly, arity: one,
+    syntax: 'Timeout duration', default: '60s',
+    summary: 'Amount of time the server will wait for certain events before failing a request',
+    parse: seconds({ positive: true }),
+  },
+  KeepAlive: {
+    module: 'core', contexts: serverOnly, arity: one,
+    syntax: 'KeepAlive On|Off', default: 'On',
+    summary: 'Enables HTTP persistent connections',
+    parse: (args) => parseFlag(args[0]),
+  },
+  KeepAliveTimeout: {
+    module: 'core', contexts: serverOnly, arity: one,
+    syntax: 'KeepAliveTimeout duration', default: '5s',
+    summary: 'Amount of time the server will wait for subsequent requests on a persistent connection',
+    parse: seconds(),
+  },
+  MaxKeepAliveRequests: {
+    module: 'core', contexts: serverOnly, arity: one,
+    syntax: 'MaxKeepAliveRequests number|unlimited', default: '100',
+    summary: 'Number of requests allowed on a persistent connection (0 = unlimited)',
+    parse: integer({ min: 0, unlimited: 0 }),
+  },
   MPM: {
     module: 'mpm', contexts: serverOnly, arity: one,
     syntax: 'MPM prefork|worker|event', default: 'event',
@@ -268,96 +356,6 @@ export const directives = table({
     summary: 'File where the server records the process ID of the master',
     parse: nonEmpty,
   },
-  ServerRoot: {
-    module: 'core', contexts: serverOnly, arity: one,
-    syntax: 'ServerRoot directory-path', default: 'directory of the main configuration file',
-    summary: 'Base directory for relative paths; Include uses the ServerRoot set above it',
-    parse: serverRoot,
-  },
-  DefaultRuntimeDir: {
-    module: 'core', contexts: serverOnly, arity: one,
-    syntax: 'DefaultRuntimeDir directory-path', default: '/run/mpmproxy as root, else $TMPDIR/mpmproxy-UID',
-    summary: 'Base directory for the server run-time files (pid file, sockets)',
-    parse: nonEmpty,
-  },
-  Timeout: {
-    module: 'core', contexts: serverOnly, arity: one,
-    syntax: 'Timeout duration', default: '60s',
-    summary: 'Amount of time the server will wait for certain events before failing a request',
-    parse: seconds({ positive: true }),
-  },
-  KeepAlive: {
-    module: 'core', contexts: serverOnly, arity: one,
-    syntax: 'KeepAlive On|Off', default: 'On',
-    summary: 'Enables HTTP persistent connections',
-    parse: (args) => parseFlag(args[0]),
-  },
-  KeepAliveTimeout: {
-    module: 'core', contexts: serverOnly, arity: one,
-    syntax: 'KeepAliveTimeout duration', default: '5s',
-    summary: 'Amount of time the server will wait for subsequent requests on a persistent connection',
-    parse: seconds(),
-  },
-  MaxKeepAliveRequests: {
-    module: 'core', contexts: serverOnly, arity: one,
-    syntax: 'MaxKeepAliveRequests number|unlimited', default: '100',
-    summary: 'Number of requests allowed on a persistent connection (0 = unlimited)',
-    parse: integer({ min: 0, unlimited: 0 }),
-  },
-  ServerName: {
-    module: 'core', contexts: serverOrHost, arity: one,
-    syntax: 'ServerName [scheme://]domain-name[:port]', default: 'none',
-    summary: 'Hostname and port that the server uses to identify itself',
-    parse: (args) => serverName(args[0]),
-  },
-  ServerAlias: {
-    module: 'core', contexts: ['virtualhost'], arity: oneOrMore,
-    syntax: 'ServerAlias hostname [hostname] ...', default: 'none',
-    summary: 'Alternate names for a host used when matching requests to name-virtual hosts (wildcards * and ?)',
-    parse: (args) => args.map(aliasName),
-  },
-  Include: {
-    module: 'core', contexts: everywhere, arity: one,
-    syntax: 'Include file-path|directory-path|wildcard', default: 'none',
-    summary: 'Includes other configuration files; a missing file or a wildcard matching nothing is an error',
-    parse: nonEmpty,
-  },
-  IncludeOptional: {
-    module: 'core', contexts: everywhere, arity: one,
-    syntax: 'IncludeOptional file-path|directory-path|wildcard', default: 'none',
-    summary: 'Includes other configuration files, ignoring those that do not exist',
-    parse: nonEmpty,
-  },
-  VirtualHost: {
-    module: 'core', contexts: serverOnly, arity: oneOrMore, opens: 'virtualhost',
-    syntax: '<VirtualHost addr[:port] [addr[:port]] ...>', default: 'none',
-    summary: 'Contains directives that apply only to a specific hostname or IP address',
-    parse: (args) => args.map(hostAndPort),
-  },
-  Location: {
-    module: 'core', contexts: serverOrHost, arity: one, opens: 'location',
-    syntax: '<Location URL-path>', default: 'none',
-    summary: 'Applies the enclosed directives only to URLs starting with URL-path',
-    parse: (args) => urlPath(args[0]),
-  },
-  Proxy: {
-    module: 'proxy', contexts: serverOrHost, arity: one, opens: 'proxy',
-    syntax: '<Proxy wildcard-url>', default: 'none',
-    summary: 'Container for directives applied to proxied resources',
-    parse: (args) => proxyUrl(args[0]),
-  },
-  IfDefine: {
-    module: 'core', contexts: everywhere, arity: one, opens: 'conditional',
-    syntax: '<IfDefine [!]parameter-name>', default: 'none',
-    summary: 'Encloses directives processed only if the name was (or with ! was not) given with -D',
-    parse: condition,
-  },
-  IfModule: {
-    module: 'core', contexts: everywhere, arity: one, opens: 'conditional',
-    syntax: '<IfModule [!]module-file|module-identifier>', default: 'none',
-    summary: 'Encloses directives processed only if the module is (or with ! is not) built in; of the MPMs only the selected one is',
-    parse: condition,
-  },
   ErrorLog: {
     module: 'log', contexts: serverOnly, arity: one,
     syntax: 'ErrorLog file-path|stderr|syslog', default: 'stderr',
@@ -375,6 +373,12 @@ export const directives = table({
     syntax: 'SetHandler server-status|default-page', default: 'none',
     summary: 'Forces all matching requests to be processed by the handler: the status page or the default page',
     parse: (args) => parseEnum(args[0], ['server-status', 'default-page']),
+  },
+  Proxy: {
+    module: 'proxy', contexts: serverOrHost, arity: one, opens: 'proxy',
+    syntax: '<Proxy wildcard-url>', default: 'none',
+    summary: 'Container for directives applied to proxied resources',
+    parse: (args) => proxyUrl(args[0]),
   },
   ProxyPass: {
     module: 'proxy', contexts: [...serverOrHost, 'location'], arity: [1, 2],
@@ -402,6 +406,14 @@ export function displayName(spec: DirectiveSpec, name = spec.name): string {
   return spec.opens ? `<${name}>` : name;
 }
 
+/** How messages name what a line starts with: as the table spells it (an alias stays an
+ * alias) when known, else as written. */
+export function directiveLabel(written: string, container: boolean): string {
+  const found = findDirective(written);
+  if (found) return displayName(found.spec, found.spelling);
+  return container ? `<${written}>` : written;
+}
+
 export function unknownDirectiveMessage(name: string): string {
   const guess = nearest(name, byName.keys());
   const found = guess === undefined ? undefined : byName.get(guess);
@@ -427,22 +439,32 @@ export function parseUse<V>(spec: DirectiveSpec<V>, args: readonly string[], use
   return spec.parse(args, use);
 }
 
-const counts = ['no', 'one', 'two'];
+const count = (n: number): string => ['no', 'one', 'two'][n] ?? String(n);
 
 function arityText(min: number, max: number): string {
-  if (min === max) return `takes ${counts[min]} argument${min === 1 ? '' : 's'}`;
-  if (max === Infinity) return `takes at least ${counts[min]} argument${min === 1 ? '' : 's'}`;
-  return `takes ${counts[min]} or ${counts[max]} arguments`;
+  if (min === max) return `takes ${count(min)} argument${min === 1 ? '' : 's'}`;
+  if (max === Infinity) return `takes at least ${count(min)} argument${min === 1 ? '' : 's'}`;
+  return `takes ${count(min)} or ${count(max)} arguments`;
 }
 
-/** The last value written in this section, if any: single-valued directives are last-wins,
- * as in Apache. */
+/** Parses for a decision taken while reading (ServerRoot, MPM); a bad value is left for the
+ * parser to report where it checks every directive. */
+export function parseOrSkip<V>(spec: DirectiveSpec<V>, args: readonly string[], use: UseContext): V | undefined {
+  try {
+    return parseUse(spec, args, use);
+  } catch (err) {
+    if (err instanceof ValueError) return undefined;
+    throw err;
+  }
+}
+
+/** Every use of `spec` written directly in this section, in order. */
+export function usesOf<V>(section: Section, spec: DirectiveSpec<V>): Array<DirectiveUse & { value: V }> {
+  // The parser stores spec.parse's result under spec.name, which is what makes this a guard.
+  return section.directives.filter((d): d is DirectiveUse & { value: V } => d.name === spec.name);
+}
+
+/** The value in force: single-valued directives are last-wins, as in Apache. */
 export function lastValue<V>(section: Section, spec: DirectiveSpec<V>): V | undefined {
-  return allValues(section, spec).at(-1);
-}
-
-/** Every value written in this section, in order. */
-export function allValues<V>(section: Section, spec: DirectiveSpec<V>): V[] {
-  // The parser stores spec.parse's result under spec.name, so the cast restores its type.
-  return section.directives.filter((d) => d.name === spec.name).map((d) => d.value as V);
+  return usesOf(section, spec).at(-1)?.value;
 }

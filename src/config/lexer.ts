@@ -83,12 +83,6 @@ export function peekShape(text: string): { kind: LineShape['kind']; name: string
   return { kind: m[1] === '</' ? 'close' : m[1] === '<' ? 'open' : 'directive', name: m[2] };
 }
 
-/** How errors name the line's directive: `Listen`, `<Location>`, `</Location>`. */
-export function lineLabel(text: string): string {
-  const { kind, name } = peekShape(text);
-  return kind === 'directive' ? name : `${kind === 'close' ? '</' : '<'}${name}>`;
-}
-
 export function shapeOf(text: string): LineShape {
   const { kind, name } = peekShape(text);
   if (kind === 'directive') {

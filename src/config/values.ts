@@ -67,8 +67,8 @@ export function parseSize(text: string, unlimited?: number): number {
   const unit = m ? sizeUnits[m[2].toLowerCase()] : undefined;
   const bytes = m && unit !== undefined ? Math.floor(Number(m[1]) * unit) : NaN;
   if (bytes <= Number.MAX_SAFE_INTEGER) return bytes;
-  const also = unlimited === undefined ? '' : ' or unlimited';
-  throw new ValueError(`must be a size such as 4096, 512K, 64MB or 1G${also} (got ${quoted(text)})`);
+  const examples = unlimited === undefined ? '4096, 512K, 64MB or 1G' : '4096, 512K, 64MB, 1G or unlimited';
+  throw new ValueError(`must be a size such as ${examples} (got ${quoted(text)})`);
 }
 
 const durationUnits: Record<string, number> = {

@@ -89,7 +89,7 @@ export class ChildTable {
         this.onReady(child);
       }
     });
-    proc.on('error', (err) => log('master').error({ pid: child.pid, err: err.message }, 'child process error'));
+    proc.on('error', (err) => log('master').error({ child: child.pid, err: err.message }, 'child process error'));
     proc.once('exit', (code, signal) => this.exited(child, code, signal));
     const start: MasterMessage = {
       type: 'start',

@@ -72,7 +72,7 @@ export class Master {
     );
     for (const w of s.warnings) log('config').warn(w);
     log('master').notice(
-      { mpm: s.mpm, listen: s.listen.map((l) => l.text), pid: process.pid },
+      { mpm: s.mpm, listen: s.listen.map((l) => l.text) },
       `mpmproxy configured -- resuming normal operations`,
     );
     this.installSignals();
@@ -116,7 +116,7 @@ export class Master {
       this.listeners.list(),
       this.identity,
     );
-    if (child) log('master').debug({ pid: child.pid, slot: child.slot, generation: this.generation }, 'child started');
+    if (child) log('master').debug({ child: child.pid, slot: child.slot, generation: this.generation }, 'child started');
     return child;
   }
 
@@ -136,9 +136,9 @@ export class Master {
     const { child } = e;
     const how = describeExit(e.code, e.signal);
     if (!e.expected) {
-      log('master').error({ pid: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} ${how}`);
+      log('master').error({ child: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} ${how}`);
     } else {
-      log('master').info({ pid: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} exited (${how})`);
+      log('master').info({ child: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} exited (${how})`);
     }
     if (this.stopping) {
       if (this.children.size === 0) this.finish(0);
@@ -181,7 +181,7 @@ export class Master {
       case 'retire': {
         const victim = active.reduce((a, b) => (this.scoreboard.connections(b.slot) < this.scoreboard.connections(a.slot) ? b : a));
         log('mpm').info(
-          { pid: victim.pid, idle, max: limits.max },
+          { child: victim.pid, idle, max: limits.max },
           `${idle} idle ${limits.unit} > ${limits.unit === 'children' ? 'MaxSpareServers' : 'MaxSpareThreads'} ${limits.max}: retiring child pid ${victim.pid} gracefully`,
         );
         this.children.graceful(victim, s.gracefulShutdownTimeout);

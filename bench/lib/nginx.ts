@@ -1,0 +1,64 @@
+// nginx (Debian's nginx-light) with a generated configuration: a static file server for the
+// proxies to forward to, or a reverse proxy itself, as a peer to compare with.
+import { LOOPBACK } from './ports';
+import { isProxy, startPeer } from './peer';
+import type { Peer, PeerRole } from './peer';
+import type { WorkDir } from './work-dir';
+
+export interface NginxOptions {
+  dir: WorkDir;
+  port: number;
+  role: PeerRole;
+  /** worker_processes; 'auto' is one per core. */
+  workers?: number | 'auto';
+}
+
+export function nginxConfig(o: NginxOptions): string {
+  const d = o.dir.path;
+  const location = isProxy(o.role)
+    ? [
+        '    location / {',
+        '      proxy_pass http://backend;',
+        '      proxy_http_version 1.1;',
+        '      proxy_set_header Connection "";',
+        '    }',
+      ]
+    : [`    location / { root ${o.role.root}; }`];
+  const upstream = isProxy(o.role)
+    ? ['  upstream backend {', `    server ${LOOPBACK}:${o.role.backendPort};`, '    keepalive 64;', '  }']
+    : [];
+  return [
+    `worker_processes ${o.workers ?? 'auto'};`,
+    `pid ${d}/nginx.pid;`,
+    `error_log ${d}/nginx-error.log warn;`,
+    'events { worker_connections 8192; }',
+    'http {',
+    '  access_log off;',
+    '  default_type text/html;',
+    // A load generator's connections should stay open for the whole run.
+    '  keepalive_requests 1000000;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${d}/tmp-${t};`),
+    ...upstream,
+    '  server {',
+    `    listen ${LOOPBACK}:${o.port};`,
+    ...location,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+export function startNginx(o: NginxOptions): Promise<Peer> {
+  const configFile = o.dir.write('nginx.conf', nginxConfig(o));
+  // -e keeps nginx from opening the system's error log before it reads the configuration.
+  const base = ['-p', o.dir.path, '-c', configFile, '-e', o.dir.file('nginx-error.log')];
+  return startPeer({
+    name: 'nginx',
+    dir: o.dir,
+    port: o.port,
+    configFile,
+    command: 'nginx',
+    checkArgs: [...base, '-t', '-q'],
+    runArgs: [...base, '-g', 'daemon off;'],
+  });
+}

@@ -1,0 +1,121 @@
+// Resolves a parsed configuration into the Settings every other part reads: the values in
+// force, Node-friendly defaults with Apache's meaning, and Apache's start-up adjustments,
+// each reported in `warnings` as "file:line: Directive: what changed".
+
+import os from 'node:os';
+import path from 'node:path';
+import { directives, findDirective, lastValue, usesOf, type DirectiveSpec } from './directives';
+import { configDirectory } from './embedded';
+import { resolveProcessLimits } from './process-limits';
+import { inheritRoutes, sectionRoutes } from './routes';
+import type { DirectiveUse, LogLevelName, ParsedConfig, Route, Section, Settings, VirtualHostSpec } from './types';
+
+export interface ResolveOptions {
+  /** Default StartServers; os.availableParallelism() when absent. */
+  cpus?: number;
+  /** Decides the default DefaultRuntimeDir; process.getuid() when absent. */
+  uid?: number;
+}
+
+/** Draining is always bounded here; this replaces Apache's "wait for ever". */
+const boundedShutdownMs = 30_000;
+
+export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {}): Settings {
+  const { root } = parsed;
+  const warnings: string[] = [];
+  const located = (use: DirectiveUse, message: string): string => `${use.file}:${use.line}: ${use.name}: ${message}`;
+  // Only values written are adjusted, so the directive always has a use to point at.
+  const warn = (directive: string, message: string): void => {
+    const use = root.directives.filter((d) => d.name === directive).at(-1);
+    warnings.push(use ? located(use, message) : `${directive}: ${message}`);
+  };
+  const value = <V>(spec: DirectiveSpec<V>): V | undefined => lastValue(root, spec);
+
+  const mpm = value(directives.MPM) ?? 'event';
+  for (const use of root.directives) {
+    const mpms = findDirective(use.name)?.spec.mpms;
+    if (mpms && !mpms.includes(mpm)) warnings.push(located(use, `ignored by the ${mpm} MPM`));
+  }
+  const limits = resolveProcessLimits(
+    mpm,
+    {
+      startServers: value(directives.StartServers),
+      minSpareServers: value(directives.MinSpareServers),
+      maxSpareServers: value(directives.MaxSpareServers),
+      minSpareThreads: value(directives.MinSpareThreads),
+      maxSpareThreads: value(directives.MaxSpareThreads),
+      serverLimit: value(directives.ServerLimit),
+      threadLimit: value(directives.ThreadLimit),
+      threadsPerChild: value(directives.ThreadsPerChild),
+      maxRequestWorkers: value(directives.MaxRequestWorkers),
+    },
+    opts.cpus ?? os.availableParallelism(),
+    warn,
+  );
+
+  let gracefulShutdownTimeout = value(directives.GracefulShutdownTimeout) ?? boundedShutdownMs;
+  if (gracefulShutdownTimeout === 0) {
+    warn('GracefulShutdownTimeout', `0 (wait for ever) is not supported: draining stops after ${boundedShutdownMs / 1000}s`);
+    gracefulShutdownTimeout = boundedShutdownMs;
+  }
+
+  const serverRoot = value(directives.ServerRoot) ?? configDirectory(root.file);
+  const fromRoot = (p: string): string => path.resolve(serverRoot, p);
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const runtimeDir = fromRoot(
+    value(directives.DefaultRuntimeDir) ?? (uid === 0 ? '/run/mpmproxy' : path.join(os.tmpdir(), `mpmproxy-${uid}`)),
+  );
+  const errorLog = value(directives.ErrorLog) ?? 'stderr';
+  const routes = sectionRoutes(root).routes;
+
+  return {
+    configFile: root.file,
+    serverRoot,
+    mpm,
+    ...limits,
+    maxConnectionsPerChild: value(directives.MaxConnectionsPerChild) ?? 0,
+    asyncRequestWorkerFactor: value(directives.AsyncRequestWorkerFactor) ?? 2,
+    gracefulShutdownTimeout,
+    timeout: value(directives.Timeout) ?? 60_000,
+    keepAlive: value(directives.KeepAlive) ?? true,
+    keepAliveTimeout: value(directives.KeepAliveTimeout) ?? 5_000,
+    maxKeepAliveRequests: value(directives.MaxKeepAliveRequests) ?? 100,
+    listen: usesOf(root, directives.Listen).map((use) => use.value),
+    listenBacklog: value(directives.ListenBacklog) ?? 511,
+    user: value(directives.User) ?? null,
+    group: value(directives.Group) ?? null,
+    pidFile: fromRoot(value(directives.PidFile) ?? path.join(runtimeDir, 'mpmproxy.pid')),
+    runtimeDir,
+    serverName: value(directives.ServerName) ?? null,
+    errorLog: errorLog === 'stderr' || errorLog === 'syslog' ? errorLog : fromRoot(errorLog),
+    logLevel: logLevel(root),
+    routes,
+    virtualHosts: root.sections
+      .filter((s) => s.context === 'virtualhost')
+      .map((host) => virtualHost(host, routes)),
+    warnings,
+  };
+}
+
+/** Applies the LogLevel lines in order; a plain level resets the per-module ones, as in Apache. */
+function logLevel(root: Section): Settings['logLevel'] {
+  let level: LogLevelName = 'warn';
+  let modules: Record<string, LogLevelName> = {};
+  for (const { value } of usesOf(root, directives.LogLevel)) {
+    if (value.level !== null) {
+      level = value.level;
+      modules = {};
+    }
+    Object.assign(modules, value.modules);
+  }
+  return { level, modules };
+}
+
+function virtualHost(host: Section, serverRoutes: Route[]): VirtualHostSpec {
+  return {
+    addresses: host.arg.split(' '),
+    serverName: lastValue(host, directives.ServerName) ?? null,
+    serverAliases: usesOf(host, directives.ServerAlias).flatMap((use) => use.value),
+    routes: inheritRoutes(sectionRoutes(host).routes, serverRoutes),
+  };
+}

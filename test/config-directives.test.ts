@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { loadConfig } from '../src/config';
+import { directiveList } from '../src/config/directives';
+import type { Section } from '../src/config/types';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mpmproxy-directives-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+/** Each directive written badly, in the context it belongs to (after a first line with
+ * Listen), and the exact error after "file:". */
+const bad: Record<string, Array<[string, string]>> = {
+  ServerRoot: [
+    ['ServerRoot /nonexistent/dir', '2: ServerRoot: must be a directory (got "/nonexistent/dir")'],
+    ['ServerRoot', '2: ServerRoot: takes one argument: ServerRoot directory-path'],
+  ],
+  DefaultRuntimeDir: [['DefaultRuntimeDir ""', '2: DefaultRuntimeDir: must not be empty']],
+  Include: [['Include a b', '2: Include: takes one argument: Include file-path|directory-path|wildcard']],
+  IncludeOptional: [['IncludeOptional ""', '2: IncludeOptional: must not be empty']],
+  IfDefine: [['<IfDefine A B>\n</IfDefine>', '2: <IfDefine>: takes one argument: <IfDefine [!]parameter-name>']],
+  IfModule: [['<IfModule !>\n</IfModule>', '2: <IfModule>: needs a name after !']],
+  VirtualHost: [
+    ['<VirtualHost>\n</VirtualHost>', '2: <VirtualHost>: takes at least one argument: <VirtualHost addr[:port] [addr[:port]] ...>'],
+    ['<VirtualHost *:80 http://x>\n</VirtualHost>', '2: <VirtualHost>: must be address[:port] such as *:8080, 127.0.0.1:80 or [::1]:80 (got "http://x")'],
+  ],
+  Location: [
+    ['<Location status>\n</Location>', '2: <Location>: must be a URL path starting with / (got "status")'],
+    ['<Location ~ "^/x">\n</Location>', '2: <Location>: takes one argument: <Location URL-path>'],
+  ],
+  ServerName: [['ServerName "bad name"', '2: ServerName: must be a host name such as www.example.com, with an optional scheme and port (got "bad name")']],
+  ServerAlias: [
+    ['<VirtualHost *>\nServerAlias ok.example bad/name\n</VirtualHost>', '3: ServerAlias: must be a host name, wildcards * and ? allowed (got "bad/name")'],
+  ],
+  Timeout: [
+    ['Timeout 5 parsecs', '2: Timeout: takes one argument: Timeout duration'],
+    ['Timeout 5parsecs', '2: Timeout: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "5parsecs")'],
+    ['Timeout 0', '2: Timeout: must be longer than 0 (got "0")'],
+  ],
+  KeepAlive: [['KeepAlive maybe', '2: KeepAlive: must be On or Off (got "maybe")']],
+  KeepAliveTimeout: [['KeepAliveTimeout -5', '2: KeepAliveTimeout: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "-5")']],
+  MaxKeepAliveRequests: [['MaxKeepAliveRequests -1', '2: MaxKeepAliveRequests: must be a non-negative integer or unlimited (got "-1")']],
+  MPM: [['MPM apache', '2: MPM: must be one of prefork, worker, event (got "apache")']],
+  StartServers: [
+    ['StartServers -1', '2: StartServers: must be an integer from 1 to 20000 (got "-1")'],
+    ['StartServers 0', '2: StartServers: must be an integer from 1 to 20000 (got "0")'],
+  ],
+  MinSpareServers: [['MinSpareServers 2.5', '2: MinSpareServers: must be an integer from 1 to 20000 (got "2.5")']],
+  MaxSpareServers: [['MaxSpareServers many', '2: MaxSpareServers: must be an integer from 1 to 20000 (got "many")']],
+  MinSpareThreads: [['MinSpareThreads 0', '2: MinSpareThreads: must be a positive integer (got "0")']],
+  MaxSpareThreads: [['MaxSpareThreads 1 2', '2: MaxSpareThreads: takes one argument: MaxSpareThreads number']],
+  ServerLimit: [['ServerLimit 20001', '2: ServerLimit: must be an integer from 1 to 20000 (got "20001")']],
+  ThreadLimit: [['ThreadLimit 0', '2: ThreadLimit: must be an integer from 1 to 20000 (got "0")']],
+  ThreadsPerChild: [['ThreadsPerChild x', '2: ThreadsPerChild: must be an integer from 1 to 20000 (got "x")']],
+  MaxRequestWorkers: [
+    ['MaxRequestWorkers 0', '2: MaxRequestWorkers: must be a positive integer (got "0")'],
+    ['MaxClients -4', '2: MaxClients: must be a positive integer (got "-4")'],
+  ],
+  MaxConnectionsPerChild: [['MaxConnectionsPerChild lots', '2: MaxConnectionsPerChild: must be a non-negative integer or unlimited (got "lots")']],
+  AsyncRequestWorkerFactor: [['AsyncRequestWorkerFactor 0', '2: AsyncRequestWorkerFactor: must be a number greater than 0 (got "0")']],
+  GracefulShutdownTimeout: [['GracefulShutdownTimeout soon', '2: GracefulShutdownTimeout: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "soon")']],
+  Listen: [
+    ['Listen 99999', '2: Listen: port must be from 1 to 65535 (got "99999")'],
+    ['Listen 80 http extra', '2: Listen: takes one or two arguments: Listen [IP-address:]port [http|https]'],
+    ['Listen 80 gopher', '2: Listen: must be one of http, https (got "gopher")'],
+  ],
+  ListenBacklog: [['ListenBacklog 70000', '2: ListenBacklog: must be an integer from 1 to 65535 (got "70000")']],
+  User: [['User "two words"', '2: User: must be a user name or #uid (got "two words")']],
+  Group: [['Group #abc', '2: Group: must be a group name or #gid (got "#abc")']],
+  PidFile: [['PidFile', '2: PidFile: takes one argument: PidFile filename']],
+  ErrorLog: [
+    ['ErrorLog "|/usr/bin/rotatelogs x"', '2: ErrorLog: piped logs are not supported; log to stderr or syslog'],
+    ['ErrorLog syslog:local7', '2: ErrorLog: syslog facilities are not supported; write syslog'],
+  ],
+  LogLevel: [
+    ['LogLevel loud', '2: LogLevel: unknown level "loud" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
+    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master)'],
+    ['LogLevel warn proxy:trace8', '2: LogLevel: unknown level "trace8" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
+    ['LogLevel warn info', '2: LogLevel: takes one plain level, not both warn and info'],
+  ],
+  SetHandler: [['<Location /x>\nSetHandler cgi-script\n</Location>', '3: SetHandler: must be one of server-status, default-page (got "cgi-script")']],
+  Proxy: [['<Proxy ftp://x/>\n</Proxy>', '2: <Proxy>: must be an http://, https:// or balancer:// URL, or * (got "ftp://x/")']],
+  ProxyPass: [
+    ['ProxyPass /x ftp://b/', '2: ProxyPass: must be an http:// or https:// URL, or ! (got "ftp://b/")'],
+    ['ProxyPass /x', '2: ProxyPass: takes two arguments outside <Location>: ProxyPass path url|!'],
+    ['ProxyPass x http://b/', '2: ProxyPass: must be a URL path starting with / (got "x")'],
+    ['ProxyPass /x http://b/ retry=0', '2: ProxyPass: takes one or two arguments: ProxyPass [path] url|!'],
+    ['<Location /x>\nProxyPass /x http://b/\n</Location>', '3: ProxyPass: takes one argument inside <Location>: ProxyPass url|!'],
+    ['ProxyPass /x not-a-url', '2: ProxyPass: must be an http:// or https:// URL, or ! (got "not-a-url")'],
+  ],
+};
+
+describe('every directive rejects a bad value with file:line: Directive: message', () => {
+  it('has cases for every directive in the table', () => {
+    assert.deepEqual(Object.keys(bad).sort(), directiveList.map((d) => d.name).sort());
+  });
+
+  for (const [name, cases] of Object.entries(bad)) {
+    it(name, () => {
+      for (const [config, message] of cases) {
+        const file = path.join(root, `${name}.conf`);
+        fs.writeFileSync(file, `Listen 8080\n${config}\n`);
+        assert.throws(
+          () => loadConfig({ file }),
+          { message: `${file}:${message}` },
+          config,
+        );
+      }
+    });
+  }
+});
+
+describe('wrong context', () => {
+  it('names where the directive was and where it may go', () => {
+    assert.throws(() => loadConfig({ text: 'Listen 8080\n<VirtualHost *>\nStartServers 2\nListen 81\n</VirtualHost>\n' }), {
+      message: [
+        '(embedded):3: StartServers: not allowed in <VirtualHost>; allowed in server config',
+        '(embedded):4: Listen: not allowed in <VirtualHost>; allowed in server config',
+      ].join('\n'),
+    });
+    assert.throws(() => loadConfig({ text: 'Listen 8080\nServerAlias a.example\n<Proxy *>\nProxyPass /x http://b/\n</Proxy>\n' }), {
+      message: [
+        '(embedded):2: ServerAlias: not allowed in server config; allowed in <VirtualHost>',
+        '(embedded):4: ProxyPass: not allowed in <Proxy>; allowed in server config, <VirtualHost>, <Location>',
+      ].join('\n'),
+    });
+  });
+});
+
+describe('values stored for settings', () => {
+  const values = (section: Section): Array<[string, unknown]> => section.directives.map((d) => [d.name, d.value]);
+
+  it('stores the parsed value of each directive', () => {
+    const dir = fs.mkdtempSync(path.join(root, 'values-'));
+    fs.mkdirSync(path.join(dir, 'srv'));
+    const parsed = loadConfig({
+      file: path.join(dir, 'main.conf'),
+      text: [
+        'ServerRoot srv', 'DefaultRuntimeDir run', 'Timeout 2min', 'KeepAlive off', 'KeepAliveTimeout 1500ms',
+        'MaxKeepAliveRequests unlimited', 'MPM Worker', 'StartServers 3', 'MinSpareServers 4', 'MaxSpareServers 9',
+        'MinSpareThreads 10', 'MaxSpareThreads 40', 'ServerLimit 8', 'ThreadLimit 32', 'ThreadsPerChild 16',
+        'MaxClients 128', 'MaxRequestsPerChild 1000', 'AsyncRequestWorkerFactor 1.5', 'GracefulShutdownTimeout 1h',
+        'Listen [::1]:8443 https', 'ListenBacklog 1024', 'User #1000', 'Group www-data', 'PidFile x.pid',
+        'ErrorLog SYSLOG', 'LogLevel info proxy:debug', 'ServerName https://proxy.example:8443',
+        'ProxyPass /app http://127.0.0.1:3000/app', 'ProxyPass /app/static !',
+      ].join('\n'),
+    });
+    assert.deepEqual(values(parsed.root), [
+      ['ServerRoot', path.join(dir, 'srv')],
+      ['DefaultRuntimeDir', 'run'],
+      ['Timeout', 120_000],
+      ['KeepAlive', false],
+      ['KeepAliveTimeout', 1500],
+      ['MaxKeepAliveRequests', 0],
+      ['MPM', 'worker'],
+      ['StartServers', 3],
+      ['MinSpareServers', 4],
+      ['MaxSpareServers', 9],
+      ['MinSpareThreads', 10],
+      ['MaxSpareThreads', 40],
+      ['ServerLimit', 8],
+      ['ThreadLimit', 32],
+      ['ThreadsPerChild', 16],
+      ['MaxRequestWorkers', 128],
+      ['MaxConnectionsPerChild', 1000],
+      ['AsyncRequestWorkerFactor', 1.5],
+      ['GracefulShutdownTimeout', 3_600_000],
+      ['Listen', { host: '::1', port: 8443, protocol: 'https', text: '[::1]:8443 https' }],
+      ['ListenBacklog', 1024],
+      ['User', '#1000'],
+      ['Group', 'www-data'],
+      ['PidFile', 'x.pid'],
+      ['ErrorLog', 'syslog'],
+      ['LogLevel', { level: 'info', modules: { proxy: 'debug' } }],
+      ['ServerName', 'https://proxy.example:8443'],
+      ['ProxyPass', { path: '/app', target: 'http://127.0.0.1:3000/app' }],
+      ['ProxyPass', { path: '/app/static', target: null }],
+    ]);
+  });
+
+  it('stores container and location values', () => {
+    const parsed = loadConfig({
+      text: 'Listen 8080\n<VirtualHost *:8080 [::1]:80 _default_>\nServerName a.example\nServerAlias b.example *.c.example\n<Location /api>\nProxyPass https://api.internal/v1/\n</Location>\n<Location /off>\nProxyPass !\n</Location>\n</VirtualHost>\n',
+    });
+    const host = parsed.root.sections[0]!;
+    assert.equal(host.arg, '*:8080 [::1]:80 _default_');
+    assert.deepEqual(values(host), [
+      ['ServerName', 'a.example'],
+      ['ServerAlias', ['b.example', '*.c.example']],
+    ]);
+    assert.deepEqual(host.sections.map(values), [
+      [['ProxyPass', { path: '/api', target: 'https://api.internal/v1/' }]],
+      [['ProxyPass', { path: '/off', target: null }]],
+    ]);
+  });
+});
