@@ -5,18 +5,21 @@
 // share of another. Results go to the `accept` section of bench/RESULTS.md.
 //
 //   node dist/bench/accept.bench.js [--backend default-page|nginx|node]
+import os from 'node:os';
 import { formatRatio, formatShares, spread } from './lib/distribution';
 import type { Spread } from './lib/distribution';
 import { startMpmproxy } from './lib/mpmproxy';
 import type { Mpmproxy } from './lib/mpmproxy';
 import { startNginx } from './lib/nginx';
 import { freePort, sleep } from './lib/ports';
-import { establishedCount, startSampler } from './lib/proc-sampler';
-import type { Sample } from './lib/proc-sampler';
+import { openConnectionCount, sampleProcesses } from './lib/proc-sampler';
+import type { ProcessSample } from './lib/proc-sampler';
 import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
 import type { ChildStatus, ServerStatus } from './lib/server-status';
 import { startNodeBackend } from './lib/static-backend';
 import { writeStaticSite } from './lib/static-site';
+import { startTicker } from './lib/ticker';
+import type { Tick } from './lib/ticker';
 import { runWrk } from './lib/wrk';
 import type { WrkOptions, WrkResult } from './lib/wrk';
 import { createWorkDir } from './lib/work-dir';
@@ -26,9 +29,8 @@ const GOAL = 1.5;
 const LOAD = { connections: 64, threads: 2, durationS: 8 };
 // JIT warm-up before the measured load, so the first child to run hot code is not favoured.
 const WARMUP_S = 2;
-// Apache event defaults that matter here, spelled out so the child count cannot drift:
-// MaxRequestWorkers / ThreadsPerChild caps the children at StartServers, and the spare-thread
-// limits never ask the master to spawn or retire one.
+// The event MPM's default, spelled out because MaxRequestWorkers = children × ThreadsPerChild
+// is what caps the children at StartServers: the child count must not drift during a run.
 const THREADS_PER_CHILD = 64;
 
 type Mpm = 'event' | 'prefork';
@@ -49,13 +51,20 @@ const scenarios: Scenario[] = [
   { mpm: 'prefork', children: 4, load: 'close' },
 ];
 
+/** One look at the children during the load: their scoreboard rows and, from outside, their CPU. */
+interface Look {
+  /** Null when the status request failed under load. */
+  status: ServerStatus | null;
+  procs: Map<number, ProcessSample>;
+}
+
 interface RunResult {
   scenario: Scenario;
   wrk: WrkResult;
   children: ChildStatus[];
   conns: Spread;
   requests: Spread;
-  timeline: Sample[];
+  timeline: Tick<Look>[];
   notes: string[];
 }
 
@@ -129,7 +138,7 @@ function wrkOptions(port: number, path: string, load: Load, durationS: number): 
 /** Waits until the load's connections have all closed, so the scoreboard is at rest. */
 async function settle(port: number): Promise<void> {
   const until = Date.now() + 10_000;
-  while ((await establishedCount(port)) > 0) {
+  while ((await openConnectionCount(port)) > 0) {
     if (Date.now() > until) throw new Error(`connections to port ${port} still open 10 s after the load`);
     await sleep(100);
   }
@@ -164,9 +173,12 @@ async function runScenario(s: Scenario, target: Target): Promise<RunResult> {
     await runWrk(wrkOptions(port, target.path, s.load, WARMUP_S));
     const before = await snapshot(daemon, port);
     const pids = before.status.children.map((c) => c.pid);
-    const sampler = startSampler({ pids, port });
+    const ticker = startTicker<Look>(1000, async () => {
+      const [status, procs] = await Promise.all([daemon.status().catch(() => null), sampleProcesses(pids, port)]);
+      return { status, procs };
+    });
     const wrk = await runWrk(wrkOptions(port, target.path, s.load, LOAD.durationS));
-    const timeline = await sampler.stop();
+    const timeline = await ticker.stop();
     const after = await snapshot(daemon, port);
 
     const notes: string[] = [];
@@ -230,33 +242,39 @@ function table(results: RunResult[]): string[] {
   ];
 }
 
-/** Per second of the load: each child's CPU % and the load connections it held open. */
+/** Per second of the load, for each child: connections accepted, requests served, CPU %, open connections. */
 function timeline(r: RunResult): string[] {
   const pids = r.children.map((c) => c.pid);
-  const head = `| t (s) | ${pids.map((p, i) => `child ${i + 1} (pid ${p})`).join(' | ')} |`;
-  const rows = r.timeline.map((sample) => {
+  const rows: string[] = [];
+  for (let i = 1; i < r.timeline.length; i++) {
+    const [prev, cur] = [r.timeline[i - 1], r.timeline[i]];
+    const ms = (cur.t - prev.t) * 1000;
     const cells = pids.map((pid) => {
-      const x = sample.byPid.get(pid);
-      return x ? `${Math.round(x.cpuMs / 10)}% / ${x.conns}` : '–';
+      const row = (look: Look) => look.status?.children.find((c) => c.pid === pid);
+      const [a, b] = [row(prev.value), row(cur.value)];
+      const [pa, pb] = [prev.value.procs.get(pid), cur.value.procs.get(pid)];
+      const counts = a && b ? `${b.connsTotal - a.connsTotal} / ${b.requests - a.requests}` : '? / ?';
+      const cpu = pa && pb ? `${Math.round(((pb.cpuMs - pa.cpuMs) / ms) * 100)}%` : '?';
+      return `${counts} / ${cpu} / ${pb?.conns ?? '?'}`;
     });
-    return `| ${sample.t.toFixed(0)} | ${cells.join(' | ')} |`;
-  });
+    rows.push(`| ${prev.t.toFixed(1)}–${cur.t.toFixed(1)} | ${cells.join(' | ')} |`);
+  }
   return [
-    `**${label(r.scenario)}**: CPU % / open connections, sampled each second`,
+    `**${label(r.scenario)}**`,
     '',
-    head,
-    `| ---: |${' ---: |'.repeat(pids.length)}`,
+    `| t (s) | ${pids.map((p, i) => `child ${i + 1} (pid ${p})`).join(' | ')} |`,
+    `| --- |${' ---: |'.repeat(pids.length)}`,
     ...rows,
   ];
 }
 
-function section(results: RunResult[], target: Target, argv: string[]): string {
+function section(results: RunResult[], target: Target, argv: string[], loadAtStart: number): string {
   const commands = [...new Set(results.map((r) => r.wrk.command.replace(/:\d+\//, ':PORT/')))];
   const notes = results.flatMap((r) => r.notes.map((n) => `- ${label(r.scenario)}: ${n}`));
   return [
     '## bench:accept: spread of connections and requests over children',
     '',
-    measuredLine(),
+    measuredLine(loadAtStart),
     '',
     `Command: \`npm run bench:accept${argv.length ? ` -- ${argv.join(' ')}` : ''}\` ` +
       `(= \`npm run build:ts && node dist/bench/accept.bench.js${argv.length ? ` ${argv.join(' ')}` : ''}\`).`,
@@ -270,13 +288,17 @@ function section(results: RunResult[], target: Target, argv: string[]): string {
     `- Load: ${WARMUP_S} s warm-up, then (measured, ${LOAD.durationS} s):`,
     ...commands.map((c) => `  \`${c}\``),
     '- Per child: `connsTotal` and `requests` from `server-status?auto` at rest before and after the load, ' +
-      "less the status requests' own connection and request.",
+      "less the status requests' own connection and request. The timeline's status requests " +
+      '(one a second during the load) are included: each is one connection and one request on some child.',
     `- max/min: the largest share over the smallest; the goal is ≤ ${GOAL}.`,
     '',
     ...table(results),
     '',
     ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
     '<details><summary>Per-child timelines</summary>',
+    '',
+    'Each second of the load, for each child: connections accepted / requests served (from ' +
+      'server-status) / CPU % (from /proc) / connections open at the end of the second (from ss).',
     '',
     ...results.flatMap((r) => [...timeline(r), '']),
     '</details>',
@@ -293,6 +315,8 @@ function parseBackend(argv: string[]): Backend {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  const [loadAtStart] = os.loadavg();
+  if (loadAtStart > 0.5) console.warn(`load average ${loadAtStart.toFixed(2)}: other work on this machine will skew the spread`);
   const dir = createWorkDir('accept-backend');
   const target = await startTarget(parseBackend(argv), dir);
   const results: RunResult[] = [];
@@ -310,7 +334,7 @@ async function main(): Promise<void> {
     await target.stop();
   }
   dir.remove();
-  writeResultsSection('accept', section(results, target, argv));
+  writeResultsSection('accept', section(results, target, argv, loadAtStart));
   console.log(`wrote the accept section of ${resultsFile}`);
 }
 

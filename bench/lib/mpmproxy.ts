@@ -46,7 +46,14 @@ export function mpmproxyConfig(o: MpmproxyOptions): string {
   ].join('\n');
 }
 
-const pidAlive = (pid: number) => fs.existsSync(`/proc/${pid}`);
+/** Whether `pid` is still one of this daemon's processes (and not a new process given its pid). */
+function isOurs(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(repoRoot);
+  } catch {
+    return false;
+  }
+}
 
 export async function startMpmproxy(o: MpmproxyOptions): Promise<Mpmproxy> {
   const configFile = o.dir.write('mpmproxy.conf', mpmproxyConfig(o));
@@ -69,7 +76,7 @@ export async function startMpmproxy(o: MpmproxyOptions): Promise<Mpmproxy> {
   const stop = async () => {
     await p.stop('SIGTERM', 15_000);
     await sleep(200);
-    for (const pid of childPids) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+    for (const pid of childPids) if (isOurs(pid)) process.kill(pid, 'SIGKILL');
   };
   try {
     await waitForPort(o.port, { failIf: () => deathOf(p) });

@@ -1,21 +1,15 @@
-// Watches processes from outside while a load runs: CPU time from /proc/<pid>/stat and the
+// Looks at processes from outside while a load runs: CPU time from /proc/<pid>/stat and the
 // established connections each one holds on a port (ss lists the sockets, /proc/<pid>/fd says
-// whose they are). Nothing is asked of the processes themselves, so sampling them does not
-// change what they are measured doing.
+// whose they are). Nothing is asked of the processes themselves, so looking does not change
+// what they are measured doing.
 import fs from 'node:fs';
 import { runCommand } from './processes';
 
-export interface PidSample {
-  /** CPU time (user + system, all threads) since the previous sample, in ms. */
+export interface ProcessSample {
+  /** CPU time (user + system, all threads) since the process started, in ms. */
   cpuMs: number;
-  /** Established connections on the watched port held by this process now. */
+  /** Established connections on the watched port that this process holds now. */
   conns: number;
-}
-
-export interface Sample {
-  /** Seconds since sampling started. */
-  t: number;
-  byPid: Map<number, PidSample>;
 }
 
 // Linux reports CPU time in USER_HZ ticks, 100 a second on every architecture Node runs on.
@@ -51,55 +45,28 @@ function socketInodes(pid: number): Set<string> {
   return inodes;
 }
 
-async function establishedInodes(port: number): Promise<Set<string>> {
-  const r = await runCommand('ss', ['-Htne', 'state', 'established', `( sport = :${port} )`]);
+/** Inodes of the sockets on local port `port` in the given ss state filter. */
+async function socketsOnPort(port: number, states: string[]): Promise<Set<string>> {
+  const r = await runCommand('ss', ['-Htne', ...states, `( sport = :${port} )`]);
+  if (r.code !== 0) throw new Error(`ss failed: ${r.stderr}`);
   return new Set([...r.stdout.matchAll(/\bino:(\d+)/g)].map((m) => m[1]));
 }
 
-export interface SamplerOptions {
-  pids: number[];
-  port: number;
-  everyMs?: number;
+export async function sampleProcesses(pids: number[], port: number): Promise<Map<number, ProcessSample>> {
+  const established = await socketsOnPort(port, ['state', 'established']);
+  const samples = new Map<number, ProcessSample>();
+  for (const pid of pids) {
+    let conns = 0;
+    for (const inode of socketInodes(pid)) if (established.has(inode)) conns++;
+    samples.set(pid, { cpuMs: cpuMs(pid), conns });
+  }
+  return samples;
 }
 
-export interface Sampler {
-  stop(): Promise<Sample[]>;
-}
-
-export function startSampler(o: SamplerOptions): Sampler {
-  const start = Date.now();
-  const samples: Sample[] = [];
-  let last = new Map(o.pids.map((pid) => [pid, cpuMs(pid)]));
-  let running = true;
-  const take = async () => {
-    const established = await establishedInodes(o.port);
-    const byPid = new Map<number, PidSample>();
-    const now = new Map<number, number>();
-    for (const pid of o.pids) {
-      now.set(pid, cpuMs(pid));
-      let conns = 0;
-      for (const inode of socketInodes(pid)) if (established.has(inode)) conns++;
-      byPid.set(pid, { cpuMs: (now.get(pid) ?? NaN) - (last.get(pid) ?? NaN), conns });
-    }
-    last = now;
-    samples.push({ t: (Date.now() - start) / 1000, byPid });
-  };
-  const loop = (async () => {
-    while (running) {
-      await new Promise((r) => setTimeout(r, o.everyMs ?? 1000));
-      if (running) await take();
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return samples;
-    },
-  };
-}
-
-/** Established connections on `port`, whoever holds them: 0 once a load has fully closed. */
-export async function establishedCount(port: number): Promise<number> {
-  return (await establishedInodes(port)).size;
+/**
+ * Connections on `port` not yet fully closed (any state but LISTEN and TIME-WAIT): 0 once a
+ * load has ended and the server has finished closing, lingering close included.
+ */
+export async function openConnectionCount(port: number): Promise<number> {
+  return (await socketsOnPort(port, ['state', 'connected', 'exclude', 'time-wait'])).size;
 }

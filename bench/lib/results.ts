@@ -30,8 +30,14 @@ function header(): string {
   ].join('\n');
 }
 
-/** The line each section starts with: when, and on which machine. */
-export const measuredLine = () => `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machineLine(describeMachine())}.`;
+/**
+ * The line each section starts with: when, on which machine, and how busy the machine was when
+ * the benchmark began (other work on it skews a spread over processes more than a throughput).
+ */
+export function measuredLine(loadAtStart: number): string {
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  return `Measured ${when} UTC on ${machineLine(describeMachine())}; 1-minute load average at the start: ${loadAtStart.toFixed(2)}.`;
+}
 
 /** Replaces (or appends) the section `id` with `markdown`, keeping every other section. */
 export function writeResultsSection(id: string, markdown: string, file = resultsFile): void {

@@ -9,10 +9,6 @@ export interface WrkOptions {
   durationS: number;
   /** Extra request headers, e.g. ['Connection: close']. */
   headers?: string[];
-  /** A Lua script from bench/wrk/. */
-  script?: string;
-  /** Seconds before wrk counts a request as timed out (wrk's default is 2). */
-  timeoutS?: number;
 }
 
 export interface WrkResult {
@@ -29,9 +25,7 @@ export interface WrkResult {
 
 export function wrkArgs(o: WrkOptions): string[] {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency'];
-  if (o.timeoutS !== undefined) args.push('--timeout', `${o.timeoutS}s`);
   for (const h of o.headers ?? []) args.push('-H', h);
-  if (o.script) args.push('-s', o.script);
   args.push(o.url);
   return args;
 }

@@ -209,6 +209,7 @@ export class ConnectionServer {
   ): void {
     const o = this.o;
     o.scoreboard.setWorkerState(o.processSlot, slot, WorkerState.BUSY_WRITE);
+    o.scoreboard.addBusy(o.processSlot, 1);
     res.once('close', () => {
       const bytes = req.socket.bytesWritten - bytesBefore;
       const durationUs = Number((process.hrtime.bigint() - started) / 1000n);
@@ -227,6 +228,7 @@ export class ConnectionServer {
 
   private finishRequest(c: Conn, res: http.ServerResponse, slot: number): void {
     const o = this.o;
+    o.scoreboard.addBusy(o.processSlot, -1);
     c.active--;
     c.responses.delete(res);
     const open = this.conns.has(c.socket) && !c.socket.destroyed;

@@ -7,6 +7,7 @@ import type { ChildRunner } from '../mpm/types';
 import { loadNative } from '../native';
 import { attachScoreboard } from '../shm/scoreboard-segment';
 import type { InheritedListener } from './connection-server';
+import { CHILD_FATAL_EXIT } from './messages';
 import type { ChildMessage, MasterMessage } from './messages';
 
 function send(m: ChildMessage): void {
@@ -19,7 +20,9 @@ function exit(code: number): never {
 }
 
 function start(m: Extract<MasterMessage, { type: 'start' }>): void {
-  const settings: Settings = m.settings;
+  // A child running as User:Group may not open the ErrorLog file itself: it writes to the
+  // descriptor the master opened for it, as httpd's children do.
+  const settings: Settings = m.errorLogOnStderr ? { ...m.settings, errorLog: 'stderr' } : m.settings;
   configureLogging(settings);
   const scoreboard = attachScoreboard(m.scoreboardName);
   const listeners: InheritedListener[] = m.listeners;
@@ -55,7 +58,12 @@ function start(m: Extract<MasterMessage, { type: 'start' }>): void {
         else if (msg.type === 'stop') finish('stop');
       });
       process.on('SIGTERM', () => finish('stop'));
-    });
+    }, fatal);
+}
+
+function fatal(err: unknown): never {
+  log('child').emerg({ err: (err as Error)?.message ?? String(err) }, 'child failed to start');
+  exit(CHILD_FATAL_EXIT);
 }
 
 function main(): void {
@@ -68,8 +76,7 @@ function main(): void {
     try {
       start(m);
     } catch (err) {
-      log('child').crit({ err: (err as Error).message }, 'child failed to start');
-      exit(1);
+      fatal(err);
     }
   });
 }

@@ -10,8 +10,14 @@ export type MasterMessage =
       generation: number;
       listeners: InheritedListener[];
       scoreboardName: string;
+      /** The master opened the ErrorLog file as this child's stderr. */
+      errorLogOnStderr: boolean;
     }
   | { type: 'graceful' }
   | { type: 'stop' };
 
 export type ChildMessage = { type: 'ready' };
+
+/** Exit status of a child that could not start at all (httpd's APEXIT_CHILDFATAL): every child
+ * would fail the same way, so the master stops instead of replacing it for ever. */
+export const CHILD_FATAL_EXIT = 15;

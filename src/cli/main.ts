@@ -4,7 +4,7 @@ import { loadConfig, resolveSettings } from '../config';
 import { embeddedConfig } from '../config/embedded';
 import { builtinModules } from '../config/modules';
 import type { Settings } from '../config/types';
-import { ConfigErrors, MpmproxyError } from '../errors';
+import { ConfigErrors, MpmproxyError, PidFileError, UsageError } from '../errors';
 import { configureLogging, flushLogs } from '../log/logger';
 import { Master } from '../master/master';
 import { runningMaster } from '../master/pidfile';
@@ -24,6 +24,16 @@ function loader(a: CliArgs): () => Settings {
       : loadConfig({ text: embeddedConfig, defines: a.defines });
     return resolveSettings(parsed, { cpus: os.availableParallelism(), uid: process.getuid?.() ?? 0 });
   };
+}
+
+/** `-k start` finds what it asked for, as apachectl does; any other start was refused. Checked
+ * before detaching, so the operator reads why at once rather than in the ErrorLog. */
+function alreadyRunning(a: CliArgs, pid: number, pidFile: string): number {
+  if (a.k === 'start') {
+    process.stderr.write(`mpmproxy (pid ${pid}) already running\n`);
+    return 0;
+  }
+  throw new PidFileError(`mpmproxy (pid ${pid}) already running (PidFile ${pidFile})`);
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -56,13 +66,8 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (a.k && a.k !== 'start') return signalMaster(a.k, settings.pidFile);
-  if (a.k === 'start') {
-    const pid = runningMaster(settings.pidFile);
-    if (pid !== null) {
-      process.stderr.write(`mpmproxy (pid ${pid}) already running\n`);
-      return 0;
-    }
-  }
+  const running = runningMaster(settings.pidFile);
+  if (running !== null) return alreadyRunning(a, running, settings.pidFile);
   if (!a.foreground) {
     return daemonize(argv.filter((x, i) => !(x === '-k' || argv[i - 1] === '-k')), settings.pidFile, settings.errorLog);
   }
@@ -80,6 +85,8 @@ export function main(argv: string[]): void {
     (err: unknown) => {
       if (err instanceof ConfigErrors) {
         process.stderr.write(`${err.message}\n`);
+      } else if (err instanceof UsageError) {
+        process.stderr.write(`mpmproxy: ${err.message}\n${usage}`);
       } else if (err instanceof MpmproxyError) {
         process.stderr.write(`mpmproxy: ${err.message}\n`);
       } else {

@@ -35,9 +35,15 @@ interface LogState {
 let state: LogState | null = null;
 
 function openDestination(errorLog: string): LogState['destination'] {
+  // Synchronous, as httpd writes its error log and as Node writes process.stderr to files and
+  // pipes on Linux: a line is in the log before what follows the call happens (the answer to
+  // the client, an exit, a crash), so none is lost or seen late. A file opened asynchronously
+  // is also not ready when a process exits early (a bind error at start-up), and pino's exit
+  // hook then throws instead of flushing.
   // 'syslog' means stderr in the journal-friendly JSON form: under systemd stderr is the journal.
-  if (errorLog === 'stderr' || errorLog === 'syslog') return pino.destination({ fd: 2, sync: false });
-  return pino.destination({ dest: errorLog, sync: false, append: true, mkdir: true });
+  // Children whose master opened the ErrorLog file for them write it as their stderr.
+  if (errorLog === 'stderr' || errorLog === 'syslog') return pino.destination({ fd: 2, sync: true });
+  return pino.destination({ dest: errorLog, sync: true, append: true, mkdir: true });
 }
 
 function build(destination: LogState['destination']): Logger {

@@ -68,11 +68,12 @@ export class ChildTable {
     slotsPerChild: number,
     listeners: InheritedListener[],
     identity: ChildIdentity | null,
+    errorLog: number | null,
   ): Child | null {
     const slot = this.scoreboard.freeProcessSlot();
     if (slot < 0) return null;
     const proc = fork(childEntry, [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc', ...listeners.map((l) => l.fd)],
+      stdio: ['ignore', 'inherit', errorLog ?? 'inherit', 'ipc', ...listeners.map((l) => l.fd)],
       serialization: 'advanced',
       ...(identity ?? {}),
     });
@@ -98,6 +99,7 @@ export class ChildTable {
       generation,
       listeners: listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, spec: l.spec })),
       scoreboardName: this.scoreboardName,
+      errorLogOnStderr: errorLog !== null,
     };
     proc.send(start);
     return child;

@@ -2,6 +2,7 @@
 // start the children, then run the maintenance pass once a second and answer signals until
 // told to stop. It never parses HTTP and never accepts a connection.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Settings } from '../config/types';
 import { configureLogging, flushLogs, log, reopenLogs } from '../log/logger';
 import { mpmFor } from '../mpm';
@@ -11,6 +12,7 @@ import type { Mpm } from '../mpm/types';
 import type { Scoreboard } from '../shm/scoreboard';
 import { WorkerState } from '../shm/scoreboard';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
+import { CHILD_FATAL_EXIT } from '../child/messages';
 import { ChildTable, describeExit } from './children';
 import type { Child, ChildExit } from './children';
 import { Listeners } from './listeners';
@@ -20,6 +22,18 @@ import type { ChildIdentity } from './privileges';
 import { monotonicUsec, notify } from './systemd';
 
 export type LoadSettings = () => Settings;
+
+/**
+ * As httpd's parent does, the master opens the ErrorLog file and its children write to that
+ * descriptor (their stderr): a log owned by root, or in a directory only root may enter, stays
+ * so under User/Group, and after a graceful restart the new generation writes to the file as it
+ * is after logrotate. Null when the log is stderr, which children inherit anyway.
+ */
+function openErrorLog(s: Settings): number | null {
+  if (s.errorLog === 'stderr' || s.errorLog === 'syslog') return null;
+  fs.mkdirSync(path.dirname(s.errorLog), { recursive: true });
+  return fs.openSync(s.errorLog, 'a', 0o644);
+}
 
 const MAINTENANCE_INTERVAL_MS = 1000;
 
@@ -32,9 +46,12 @@ export class Master {
   private scoreboard!: Scoreboard;
   private children!: ChildTable;
   private identity: ChildIdentity | null;
+  /** The ErrorLog file, opened here for the children's stderr (null: they inherit ours). */
+  private childErrorLog: number | null = null;
   private readonly maintenance: MaintenanceState = newMaintenanceState();
   private maintenanceTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  private exitCode = 0;
   /** READY=1 is owed to systemd once the current generation's first children are up. */
   private readyOwed = true;
   private lastStatus = '';
@@ -86,6 +103,7 @@ export class Master {
   /** Children started as User:Group must be able to map the segment and use the runtime dir. */
   private shareWithChildren(): void {
     const s = this.settings;
+    this.childErrorLog = openErrorLog(s);
     fs.mkdirSync(s.runtimeDir, { recursive: true, mode: 0o755 });
     if (!this.identity) return;
     fs.chownSync(`/dev/shm${this.scoreboardName}`, this.identity.uid, this.identity.gid);
@@ -115,6 +133,7 @@ export class Master {
       this.mpm.slotsPerChild(this.settings),
       this.listeners.list(),
       this.identity,
+      this.childErrorLog,
     );
     if (child) log('master').debug({ child: child.pid, slot: child.slot, generation: this.generation }, 'child started');
     return child;
@@ -140,8 +159,13 @@ export class Master {
     } else {
       log('master').info({ child: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} exited (${how})`);
     }
+    if (e.code === CHILD_FATAL_EXIT && !child.ready && !this.stopping) {
+      log('master').emerg({ child: child.pid }, `child pid ${child.pid} could not start; mpmproxy is exiting`);
+      this.stop('a fatal child start-up error', 1);
+      return;
+    }
     if (this.stopping) {
-      if (this.children.size === 0) this.finish(0);
+      if (this.children.size === 0) this.finish(this.exitCode);
       return;
     }
     // A child of the current generation that crashed or spent its MaxConnectionsPerChild is
@@ -158,16 +182,19 @@ export class Master {
     const slots = this.mpm.slotsPerChild(s);
     const active = this.current().filter((c) => !this.scoreboard.isQuiescing(c.slot));
     let idle = 0;
+    let starting = 0;
     for (const c of active) {
       for (let t = 0; t < slots; t++) {
         const st = this.scoreboard.workerState(c.slot, t);
         if (st === WorkerState.READY || st === WorkerState.STARTING) idle++;
+        if (st === WorkerState.STARTING) starting++;
       }
     }
     const maxChildren = this.mpm.maxChildren(s);
     const d = decide(
       {
         idle,
+        starting,
         active: active.length,
         maxChildren,
         freeSlots: s.serverLimit - this.children.size,
@@ -241,10 +268,13 @@ export class Master {
     const signal = graceful ? 'SIGUSR1' : 'SIGHUP';
     notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`);
     let next: Settings;
+    let errorLog: number | null = null;
     try {
       next = this.keepFixedLimits(this.load());
+      errorLog = openErrorLog(next);
       this.listeners.update(next.listen, next.listenBacklog);
     } catch (err) {
+      if (errorLog !== null) fs.closeSync(errorLog);
       log('master').error(
         { signal, err: (err as Error).message },
         `${signal} received, but the new configuration is bad; keeping the running one`,
@@ -257,6 +287,9 @@ export class Master {
     this.identity = childIdentity(next.user, next.group);
     configureLogging(next);
     reopenLogs();
+    // Children already started keep their own copy of the old descriptor.
+    if (this.childErrorLog !== null) fs.closeSync(this.childErrorLog);
+    this.childErrorLog = errorLog;
     for (const w of next.warnings) log('config').warn(w);
     const old = this.children.all().filter((c) => c.generation === this.generation);
     this.generation++;
@@ -291,13 +324,14 @@ export class Master {
   }
 
   /** TERM/INT: stop now; children get a short grace, then are killed. */
-  private stop(signal: string): void {
+  private stop(reason: string, exitCode = 0): void {
     if (this.stopping) return;
     this.stopping = true;
-    log('master').notice({ signal }, `caught ${signal}, shutting down`);
+    this.exitCode = exitCode;
+    log('master').notice({ reason }, `caught ${reason}, shutting down`);
     notify('STOPPING=1');
     for (const c of this.children.all()) this.children.terminate(c);
-    if (this.children.size === 0) this.finish(0);
+    if (this.children.size === 0) this.finish(exitCode);
   }
 
   /** WINCH: stop accepting, let every child drain up to GracefulShutdownTimeout, then exit. */
@@ -320,6 +354,8 @@ export class Master {
 
   private cleanup(): void {
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    if (this.childErrorLog !== null) fs.closeSync(this.childErrorLog);
+    this.childErrorLog = null;
     this.listeners.closeAll();
     removeScoreboard(this.scoreboardName);
     removePidFile(this.settings.pidFile);

@@ -1,12 +1,20 @@
 // The master's once-a-second pass over the scoreboard, after httpd's
 // perform_idle_server_maintenance: too few idle workers → spawn 1, 2, 4 … 32 children a pass
 // while the shortage lasts; too many → retire one child a pass, gracefully.
+//
+// Like httpd, a worker that is still starting counts as idle, so a child is not started twice
+// for one shortage. But a Node child needs hundreds of milliseconds to start (more on a loaded
+// machine), where httpd's fork takes microseconds: a pass that finds enough idle workers only
+// because the last pass's children have not started yet has not seen the shortage end, so it
+// waits for them and keeps the spawn rate instead of resetting it to 1.
 
 export const MAX_SPAWN_RATE = 32;
 
 export interface MaintenanceInput {
   /** Idle workers (or idle children for prefork) of live, non-stopping children of this generation. */
   idle: number;
+  /** Of those idle workers, the ones whose child is still starting. */
+  starting: number;
   /** Live, non-stopping children of this generation. */
   active: number;
   /** Children the configuration allows (MaxRequestWorkers / ThreadsPerChild). */
@@ -39,7 +47,7 @@ export function decide(input: MaintenanceInput, state: MaintenanceState): Mainte
     return input.active > 1 ? { action: 'retire' } : { action: 'none' };
   }
   if (input.idle >= input.min) {
-    state.spawnRate = 1;
+    if (input.idle - input.starting >= input.min) state.spawnRate = 1;
     return { action: 'none' };
   }
   if (input.active >= input.maxChildren) {

@@ -219,12 +219,11 @@ export class Daemon {
   }
 
   waitExit(timeoutMs = 15000): Promise<void> {
-    return Promise.race([
-      this.exited,
-      sleep(timeoutMs).then(() => {
-        throw new Error(`daemon did not exit within ${timeoutMs} ms`);
-      }),
-    ]);
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`daemon did not exit within ${timeoutMs} ms`)), timeoutMs);
+    });
+    return Promise.race([this.exited, limit]).finally(() => clearTimeout(timer));
   }
 
   /** The error log as parsed JSON lines. */
