@@ -332,8 +332,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await target.stop();
+    dir.remove();
   }
-  dir.remove();
   writeResultsSection('accept', section(results, target, argv, loadAtStart));
   console.log(`wrote the accept section of ${resultsFile}`);
 }

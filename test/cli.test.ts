@@ -12,7 +12,7 @@ import { contextLabel, directiveList, displayName } from '../src/config/directiv
 import { version } from '../src/version';
 import { childPids, parseStatusAuto, repoRoot, request, waitFor } from './helpers/daemon';
 import { isAlive, waitExit } from './helpers/mpm';
-import { cliConfig, daemonFor, runCli, statusLocation, stopDetached, testDir, waitGone, writeFiles } from './helpers/cli';
+import { cliConfig, daemonFor, runCli, sessionOf, statusLocation, stopDetached, testDir, waitGone, writeFiles } from './helpers/cli';
 
 const exampleConfig = path.join(repoRoot, 'etc', 'mpmproxy.conf');
 
@@ -233,6 +233,7 @@ describe('-k', () => {
     const master = readPid(pidFile);
     masters.push(master);
     assert.ok(isAlive(master));
+    assert.equal(sessionOf(master), master, 'the master leads a session of its own');
     const first = await waitFor('a child', async () => {
       const s = await statusOf(port);
       return s.processes.length === 1 ? s : null;

@@ -2,7 +2,7 @@
 // and name-based virtual hosts chosen by the Host header.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request } from './helpers/daemon';
+import { freePort, request } from './helpers/daemon';
 import type { Daemon } from './helpers/daemon';
 import { daemonFor } from './helpers/cli';
 import { launchBackend } from './helpers/mpm';
@@ -66,8 +66,11 @@ test('ServerName and ServerAlias inside <VirtualHost>: the Host header picks the
   const a = await launchBackend(t);
   const b = await launchBackend(t);
   const main = await launchBackend(t);
+  const other = await freePort();
   const d = await daemonFor(t, {
     config: config(
+      'Listen 127.0.0.1:@PORT@',
+      `Listen 127.0.0.1:${other}`,
       `ProxyPass / ${main.url}/`,
       `<VirtualHost *:@PORT@>\n ServerName a.example\n ServerAlias www.a.example\n ProxyPass / ${a.url}/\n</VirtualHost>`,
       `<VirtualHost *:@PORT@>\n ServerName b.example\n ProxyPass / ${b.url}/\n</VirtualHost>`,
@@ -78,20 +81,27 @@ test('ServerName and ServerAlias inside <VirtualHost>: the Host header picks the
   assert.equal(await hostOf(`A.Example:${d.port}`), `127.0.0.1:${a.port}`);
   assert.equal(await hostOf('www.a.example'), `127.0.0.1:${a.port}`);
   assert.equal(await hostOf('b.example'), `127.0.0.1:${b.port}`);
-  assert.equal(await hostOf('other.example'), `127.0.0.1:${main.port}`);
+  // As in httpd: an unknown name goes to the first virtual host of the address it came to, and
+  // the main server answers only on addresses that no <VirtualHost> names.
+  assert.equal(await hostOf('other.example'), `127.0.0.1:${a.port}`);
+  const onOther = await request(other, '/echo', { headers: { host: 'a.example' } });
+  assert.equal(JSON.parse(onOther.body.toString()).headers.host, `127.0.0.1:${main.port}`);
 });
 
 test('ServerAlias with wildcards (* and ?) matches the Host header as the directive says', async (t) => {
+  const first = await launchBackend(t);
   const a = await launchBackend(t);
-  const main = await launchBackend(t);
   const d = await daemonFor(t, {
     config: config(
-      `ProxyPass / ${main.url}/`,
+      `<VirtualHost *:@PORT@>\n ServerName default.example\n ProxyPass / ${first.url}/\n</VirtualHost>`,
       `<VirtualHost *:@PORT@>\n ServerName a.example\n ServerAlias *.a.example shop?.example\n ProxyPass / ${a.url}/\n</VirtualHost>`,
     ),
   });
   const hostOf = async (host: string) => (await echo(d, '/echo', host)).host;
   assert.equal(await hostOf('www.a.example'), `127.0.0.1:${a.port}`);
+  assert.equal(await hostOf('deep.www.a.example'), `127.0.0.1:${a.port}`);
   assert.equal(await hostOf('shop1.example'), `127.0.0.1:${a.port}`);
-  assert.equal(await hostOf('shop12.example'), `127.0.0.1:${main.port}`);
+  // No match: the first virtual host of the address answers.
+  assert.equal(await hostOf('shop12.example'), `127.0.0.1:${first.port}`);
+  assert.equal(await hostOf('a.example.org'), `127.0.0.1:${first.port}`);
 });

@@ -33,7 +33,9 @@ export class Acceptor {
       setTimeout(() => this.resume(), 100).unref();
       this.onError(err);
     });
-    server.listen({ fd: copy, backlog: this.backlog });
+    // listen() runs again on the socket: it must keep ListenBacklog (Node reads the backlog only
+    // from this argument when given a descriptor, and would otherwise set 511).
+    server.listen({ fd: copy }, this.backlog);
     this.server = server;
   }
 

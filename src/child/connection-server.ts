@@ -41,6 +41,8 @@ export interface ConnectionServerOptions {
 interface Conn {
   socket: net.Socket;
   active: number;
+  /** Requests seen on this connection, for MaxKeepAliveRequests. */
+  requests: number;
   /** Served a request and waits for the next one (Apache's keep-alive state). */
   idle: boolean;
   /** Responses not yet sent, so a graceful drain can turn them into Connection: close. */
@@ -78,7 +80,8 @@ export class ConnectionServer {
     // Connections come from our acceptors, so the http server never listens itself; its
     // 'listening' handler is what starts Node's timeout tracking of those connections.
     this.http.emit('listening');
-    this.http.maxRequestsPerSocket = s.keepAlive ? s.maxKeepAliveRequests : 1;
+    // For the Keep-Alive: timeout=N, max=M header; closing after the last one is done below.
+    this.http.maxRequestsPerSocket = s.keepAlive ? s.maxKeepAliveRequests : 0;
     this.http.on('request', (req, res) => this.onRequest(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
     this.acceptors = o.listeners.map(
@@ -136,7 +139,7 @@ export class ConnectionServer {
 
   private onConnection(socket: net.Socket): void {
     const o = this.o;
-    const c: Conn = { socket, active: 0, idle: false, responses: new Set(), lingerTimer: null };
+    const c: Conn = { socket, active: 0, requests: 0, idle: false, responses: new Set(), lingerTimer: null };
     this.holdsTicket = false;
     this.conns.set(socket, c);
     o.scoreboard.addConnections(o.processSlot, 1);
@@ -181,13 +184,19 @@ export class ConnectionServer {
       return;
     }
     c.active++;
+    c.requests++;
     this.markIdle(c, false);
     if (c.lingerTimer) {
       clearTimeout(c.lingerTimer);
       c.lingerTimer = null;
     }
     c.responses.add(res);
-    if (this.draining || !this.o.settings.keepAlive) res.shouldKeepAlive = false;
+    // MaxKeepAliveRequests: the last request allowed on a connection is answered with
+    // Connection: close, and Node then closes the socket once the response is sent.
+    const s = this.o.settings;
+    if (this.draining || !s.keepAlive || (s.maxKeepAliveRequests > 0 && c.requests >= s.maxKeepAliveRequests)) {
+      res.shouldKeepAlive = false;
+    }
     const started = process.hrtime.bigint();
     const bytesBefore = req.socket.bytesWritten;
     if (this.o.mode === 'connection') {

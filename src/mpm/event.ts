@@ -11,26 +11,12 @@ import { localBudget } from '../child/connection-budget';
 import type { ConnectionServer } from '../child/connection-server';
 import { serve } from '../child/serve';
 import type { Settings } from '../config/types';
-import type { Scoreboard } from '../shm/scoreboard';
+import { withinFairShare } from './fair-share';
 import { runnerOf } from './prefork';
 import type { ChildContext, ChildRunner, Mpm } from './types';
 
-const FAIR_SHARE_SLACK = 1;
-
 function underAsyncLimit(s: Settings, server: ConnectionServer): boolean {
   return server.connections < s.threadsPerChild + s.asyncRequestWorkerFactor * server.idleSlots;
-}
-
-/** Whether this child holds no more connections than its least loaded accepting sibling (+ slack). */
-export function withinFairShare(sb: Scoreboard, self: number, generation: number, connections: number): boolean {
-  let least = Infinity;
-  for (let i = 0; i < sb.serverLimit; i++) {
-    if (i === self || sb.pid(i) === 0) continue;
-    if (sb.processGeneration(i) !== generation || !sb.isAccepting(i) || sb.isQuiescing(i)) continue;
-    const c = sb.connections(i);
-    if (c < least) least = c;
-  }
-  return connections <= least + FAIR_SHARE_SLACK;
 }
 
 const maxChildren = (s: Settings) => Math.min(s.serverLimit, Math.floor(s.maxRequestWorkers / s.threadsPerChild));
@@ -58,7 +44,7 @@ export const event: Mpm = {
       budget: localBudget(s.maxConnectionsPerChild),
       mayAccept: (server) =>
         underAsyncLimit(s, server) &&
-        withinFairShare(ctx.scoreboard, ctx.processSlot, ctx.generation, server.connections),
+        withinFairShare(ctx.scoreboard, ctx.processSlot, ctx.generation, (sb, slot) => sb.connections(slot)),
       onRetired: ctx.onRetired,
     });
     return runnerOf(serving);

@@ -1,8 +1,10 @@
 // prefork: a child serves one connection at a time on its main thread; the connection holds
 // the child through keep-alive. Other connections wait in the kernel backlog until a child is
-// free: never refused.
+// free: never refused. Every idle child holds no connection, so the next one goes to the idle
+// child that has accepted the fewest (fair share by connections accepted).
 import { localBudget } from '../child/connection-budget';
 import { serve } from '../child/serve';
+import { withinFairShare } from './fair-share';
 import type { ChildContext, ChildRunner, Mpm } from './types';
 import type { Settings } from '../config/types';
 
@@ -25,7 +27,8 @@ export const prefork: Mpm = {
       mode: 'connection',
       workerSlots: [0],
       budget: localBudget(ctx.settings.maxConnectionsPerChild),
-      mayAccept: () => true,
+      mayAccept: () =>
+        withinFairShare(ctx.scoreboard, ctx.processSlot, ctx.generation, (sb, slot) => sb.connectionsTotal(slot)),
       onRetired: ctx.onRetired,
     });
     return runnerOf(serving);

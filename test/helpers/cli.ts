@@ -66,32 +66,28 @@ export async function daemonFor(t: TestContext, o: DaemonOptions, prepare?: (dir
 }
 
 export interface CliConfig {
-  dir: string;
   port: number;
   file: string;
   pidFile: string;
-  errorLog: string;
 }
 
 /** A configuration for a master the test starts through the command itself (-k): its own
  * folder and port, PidFile, log and runtime directory inside the folder, one child. */
-export async function cliConfig(t: TestContext, o: { extra?: string; pidFile?: string; port?: number } = {}): Promise<CliConfig> {
+export async function cliConfig(t: TestContext, o: { pidFile?: string; port?: number } = {}): Promise<CliConfig> {
   const dir = testDir(t);
   const port = o.port ?? (await freePort());
   const pidFile = o.pidFile ?? path.join(dir, 'run', 'mpmproxy.pid');
-  const errorLog = path.join(dir, 'error.log');
   const text = [
     `Listen 127.0.0.1:${port}`,
     `PidFile ${pidFile}`,
-    `ErrorLog ${errorLog}`,
+    `ErrorLog ${path.join(dir, 'error.log')}`,
     `DefaultRuntimeDir ${path.join(dir, 'run')}`,
     'LogLevel info',
     'StartServers 1',
     statusLocation,
-    o.extra ?? '',
   ].join('\n');
   writeFiles(dir, { 'mpmproxy.conf': `${text}\n` });
-  return { dir, port, file: path.join(dir, 'mpmproxy.conf'), pidFile, errorLog };
+  return { port, file: path.join(dir, 'mpmproxy.conf'), pidFile };
 }
 
 /** Waits until `pid` has exited (a zombie of another parent counts as gone). */
@@ -107,14 +103,30 @@ function processState(pid: number): string | null {
   }
 }
 
+/** The session a process belongs to (/proc/PID/stat): a detached daemon leads its own. */
+export function sessionOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // pid (comm) state ppid pgrp session ...; comm may hold blanks and parentheses.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
+}
+
 /** Stops a master this test did not spawn itself (one detached by `-k start`): TERM, then KILL. */
 export async function stopDetached(pid: number): Promise<void> {
-  if (!isAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
+  if (!signalIfAlive(pid, 'SIGTERM')) return;
   try {
     await waitGone(pid, 8000);
   } catch {
-    process.kill(pid, 'SIGKILL');
+    signalIfAlive(pid, 'SIGKILL');
+  }
+}
+
+/** False when the process was already gone (it may exit between any check and the signal). */
+function signalIfAlive(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }
 
