@@ -3,6 +3,7 @@
 // server around it.
 import type { Settings } from '../config/types';
 import { Forwarder } from '../proxy/forward';
+import { createUpstreams } from '../proxy/upstream';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
 import { ConnectionServer } from './connection-server';
@@ -29,7 +30,7 @@ export interface Serving {
 }
 
 export function serve(o: ServeOptions): Serving {
-  const forwarder = new Forwarder({ timeout: o.settings.timeout });
+  const forwarder = new Forwarder(createUpstreams({ timeout: o.settings.timeout }));
   const handler = createHandler({
     settings: o.settings,
     forwarder,

@@ -2,58 +2,44 @@
 // backpressure and nothing buffered. One undici Pool per backend origin per process keeps
 // backend connections alive across requests.
 import type http from 'node:http';
-import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
 import { addForwarded, endToEnd } from './headers';
-
-export interface ForwardOptions {
-  /** Backend wait for response headers and between body chunks (Apache's Timeout). */
-  timeout: number;
-}
+import type { Outcome, Upstream, UpstreamMember, Upstreams } from './upstream';
 
 export class Forwarder {
-  private readonly pools = new Map<string, Pool>();
-
-  constructor(private readonly o: ForwardOptions) {}
-
-  private pool(origin: string): Pool {
-    let p = this.pools.get(origin);
-    if (!p) {
-      p = new Pool(origin, {
-        headersTimeout: this.o.timeout,
-        bodyTimeout: this.o.timeout,
-        keepAliveTimeout: 4000,
-        pipelining: 1,
-      });
-      this.pools.set(origin, p);
-    }
-    return p;
-  }
+  constructor(private readonly upstreams: Upstreams) {}
 
   forward(req: http.IncomingMessage, res: http.ServerResponse, target: URL, path: string): void {
+    const upstream = this.upstreams.get(target.href);
+    const member = upstream.pick(req);
+    if (!member) {
+      log('proxy').error({ backend: target.href, url: req.url }, 'no backend member is available; answering 503');
+      res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
+      res.end('503 Service Unavailable\n');
+      return;
+    }
     const headers = endToEnd(req.headers);
     addForwarded(headers, {
       clientAddress: req.socket.remoteAddress ?? '',
       proto: 'encrypted' in req.socket ? 'https' : 'http',
       host: req.headers.host,
     });
-    headers.host = target.host;
+    headers.host = member.host;
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    const handler = new ResponseRelay(req, res, target.origin);
-    this.pool(target.origin).dispatch(
+    member.dispatcher.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
         path,
         headers: headers as Record<string, string | string[]>,
         body: hasBody ? req : null,
       },
-      handler,
+      new ResponseRelay(req, res, upstream, member),
     );
   }
 
   close(): Promise<void> {
-    return Promise.all([...this.pools.values()].map((p) => p.close())).then(() => undefined);
+    return this.upstreams.close();
   }
 }
 
@@ -61,10 +47,13 @@ export class Forwarder {
 class ResponseRelay implements Dispatcher.DispatchHandler {
   private controller: Dispatcher.DispatchController | null = null;
 
+  private settled = false;
+
   constructor(
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
-    private readonly origin: string,
+    private readonly upstream: Upstream,
+    private readonly member: UpstreamMember,
   ) {
     res.once('close', () => {
       // The client went away: stop the backend request too.
@@ -92,14 +81,22 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.settle('ok');
     this.res.end();
+  }
+
+  private settle(outcome: Outcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.upstream.done(this.member, outcome);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error & { code?: string }): void {
     const res = this.res;
+    this.settle(isConnectFailure(err) ? 'connect-failure' : 'failure');
     if (res.headersSent) {
       // Too late for a status: cut the client connection so it sees a truncated body, not a whole one.
-      log('proxy').error({ backend: this.origin, err: err.code ?? err.message }, 'backend failed mid-response');
+      log('proxy').error({ backend: this.member.name, err: err.code ?? err.message }, 'backend failed mid-response');
       res.destroy();
       return;
     }
@@ -107,10 +104,15 @@ class ResponseRelay implements Dispatcher.DispatchHandler {
     const timeout = err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_CONNECT_TIMEOUT';
     const status = timeout ? 504 : 502;
     log('proxy').error(
-      { backend: this.origin, status, err: err.code ?? err.message, url: this.req.url },
+      { backend: this.member.name, status, err: err.code ?? err.message, url: this.req.url },
       timeout ? 'backend timed out' : 'backend refused or failed before a response',
     );
     res.writeHead(status, { 'content-type': 'text/plain' });
     res.end(timeout ? '504 Gateway Timeout\n' : '502 Bad Gateway\n');
   }
+}
+
+/** The backend could not be reached at all (nothing was sent to it). */
+function isConnectFailure(err: Error & { code?: string }): boolean {
+  return err.code === 'ECONNREFUSED' || err.code === 'UND_ERR_CONNECT_TIMEOUT' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH';
 }
