@@ -16,6 +16,10 @@ LogLevel notice
     SetHandler server-status
 </Location>
 
+# The demo backend that \`npm start\` runs beside the daemon. Point mpmproxy at your own
+# application with a configuration file holding, e.g., ProxyPass / http://127.0.0.1:3000/
+ProxyPass /demo/ http://127.0.0.1:8081/
+
 # Every other path: a page saying mpmproxy runs and where to configure it.
 <Location />
     SetHandler default-page
