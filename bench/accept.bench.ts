@@ -242,7 +242,7 @@ function table(results: RunResult[]): string[] {
   ];
 }
 
-/** Per second of the load, for each child: connections accepted, requests served, CPU %, open connections. */
+/** Per second of the load, for each child: connections accepted, requests served, CPU %, open connections, CPU it ran on. */
 function timeline(r: RunResult): string[] {
   const pids = r.children.map((c) => c.pid);
   const rows: string[] = [];
@@ -255,7 +255,7 @@ function timeline(r: RunResult): string[] {
       const [pa, pb] = [prev.value.procs.get(pid), cur.value.procs.get(pid)];
       const counts = a && b ? `${b.connsTotal - a.connsTotal} / ${b.requests - a.requests}` : '? / ?';
       const cpu = pa && pb ? `${Math.round(((pb.cpuMs - pa.cpuMs) / ms) * 100)}%` : '?';
-      return `${counts} / ${cpu} / ${pb?.conns ?? '?'}`;
+      return `${counts} / ${cpu} / ${pb?.conns ?? '?'} / cpu${pb?.lastCpu ?? '?'}`;
     });
     rows.push(`| ${prev.t.toFixed(1)}–${cur.t.toFixed(1)} | ${cells.join(' | ')} |`);
   }
@@ -298,7 +298,8 @@ function section(results: RunResult[], target: Target, argv: string[], loadAtSta
     '<details><summary>Per-child timelines</summary>',
     '',
     'Each second of the load, for each child: connections accepted / requests served (from ' +
-      'server-status) / CPU % (from /proc) / connections open at the end of the second (from ss).',
+      'server-status) / CPU time as % of one core (from /proc) / connections open at the end of the second ' +
+      '(from ss) / the core its main thread last ran on then.',
     '',
     ...results.flatMap((r) => [...timeline(r), '']),
     '</details>',

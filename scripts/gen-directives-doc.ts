@@ -13,6 +13,7 @@ const moduleTitles: Record<DirectiveModule, string> = {
   log: 'Logging',
   status: 'Handlers',
   proxy: 'Proxy',
+  limits: 'Sandbox limits',
 };
 
 /** From the compiled script in dist/scripts/. */

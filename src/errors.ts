@@ -65,6 +65,13 @@ export class PrivilegeError extends MpmproxyError {
   }
 }
 
+/** An ErrorLog or CustomLog file the master cannot open. */
+export class LogFileError extends MpmproxyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MPM_ERR_LOG_FILE', message, options);
+  }
+}
+
 export class UsageError extends MpmproxyError {
   constructor(message: string) {
     super('MPM_ERR_USAGE', message);
@@ -80,5 +87,6 @@ export const errorCodes: readonly string[] = [
   'MPM_ERR_LISTEN',
   'MPM_ERR_PIDFILE',
   'MPM_ERR_PRIVILEGES',
+  'MPM_ERR_LOG_FILE',
   'MPM_ERR_USAGE',
 ];

@@ -21,6 +21,7 @@ test('each error class carries its code', () => {
     new errors.ListenError('x'),
     new errors.PidFileError('x'),
     new errors.PrivilegeError('x'),
+    new errors.LogFileError('x'),
     new errors.UsageError('x'),
   ];
   assert.deepEqual(

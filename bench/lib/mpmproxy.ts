@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LOOPBACK, sleep, waitForPort } from './ports';
-import { deathOf, runCommand, startProcess } from './processes';
+import { deathOf, fileTail, runCommand, startProcess } from './processes';
 import type { RunningProcess } from './processes';
 import { fetchServerStatus } from './server-status';
 import type { ServerStatus } from './server-status';
@@ -36,7 +36,7 @@ export function mpmproxyConfig(o: MpmproxyOptions): string {
     `Listen ${LOOPBACK}:${o.port}`,
     `PidFile ${d}/mpmproxy.pid`,
     `DefaultRuntimeDir ${d}/run`,
-    `ErrorLog ${d}/error.log`,
+    `ErrorLog ${o.dir.file('error.log')}`,
     'LogLevel warn',
     '<Location /server-status>',
     '  SetHandler server-status',
@@ -57,6 +57,7 @@ function isOurs(pid: number): boolean {
 
 export async function startMpmproxy(o: MpmproxyOptions): Promise<Mpmproxy> {
   const configFile = o.dir.write('mpmproxy.conf', mpmproxyConfig(o));
+  const errorLog = o.dir.file('error.log');
   const check = await runCommand(process.execPath, [bin, '-t', '-f', configFile]);
   if (check.code !== 0) throw new Error(`mpmproxy rejected ${configFile}:\n${check.stderr || check.stdout}`);
   const p = startProcess({
@@ -66,6 +67,11 @@ export async function startMpmproxy(o: MpmproxyOptions): Promise<Mpmproxy> {
     cwd: repoRoot,
     logFile: o.dir.file('mpmproxy.out'),
   });
+  // The daemon says why it stopped in its ErrorLog, not on its stdout.
+  const died = () => {
+    const death = deathOf(p);
+    return death && new Error(`${death.message}\n${fileTail(errorLog)}`);
+  };
   // Every child pid ever seen, so none is left behind if the master fails to stop it.
   const childPids = new Set<number>();
   const status = async () => {
@@ -79,10 +85,10 @@ export async function startMpmproxy(o: MpmproxyOptions): Promise<Mpmproxy> {
     for (const pid of childPids) if (isOurs(pid)) process.kill(pid, 'SIGKILL');
   };
   try {
-    await waitForPort(o.port, { failIf: () => deathOf(p) });
+    await waitForPort(o.port, { failIf: died });
     const until = Date.now() + 20_000;
     for (;;) {
-      const failure = deathOf(p);
+      const failure = died();
       if (failure) throw failure;
       const s = await status();
       // A prefork child stops accepting while it serves, and one is serving this very request.

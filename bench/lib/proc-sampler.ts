@@ -10,21 +10,26 @@ export interface ProcessSample {
   cpuMs: number;
   /** Established connections on the watched port that this process holds now. */
   conns: number;
+  /** The CPU its main thread last ran on: where the scheduler has placed it. */
+  lastCpu: number;
 }
 
 // Linux reports CPU time in USER_HZ ticks, 100 a second on every architecture Node runs on.
 const TICK_MS = 10;
 
-function cpuMs(pid: number): number {
+/** Fields of /proc/<pid>/stat from the third (state) on, or null once the process is gone. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which may itself hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    // The command name before them may itself hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return NaN;
+    return null;
   }
 }
+
+// proc(5) numbers the fields from 1; statFields starts at field 3.
+const field = (fields: string[] | null, n: number) => (fields ? Number(fields[n - 3]) : NaN);
 
 function socketInodes(pid: number): Set<string> {
   const inodes = new Set<string>();
@@ -58,7 +63,12 @@ export async function sampleProcesses(pids: number[], port: number): Promise<Map
   for (const pid of pids) {
     let conns = 0;
     for (const inode of socketInodes(pid)) if (established.has(inode)) conns++;
-    samples.set(pid, { cpuMs: cpuMs(pid), conns });
+    const stat = statFields(pid);
+    samples.set(pid, {
+      cpuMs: (field(stat, 14) + field(stat, 15)) * TICK_MS,
+      conns,
+      lastCpu: field(stat, 39),
+    });
   }
   return samples;
 }

@@ -28,6 +28,15 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
+/** The last lines of a log file ('' when there is none yet). */
+export function fileTail(file: string, lines = 20): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
 export function startProcess(o: StartOptions): RunningProcess {
   const log = fs.openSync(o.logFile, 'a');
   const child = spawn(o.command, o.args, {
@@ -48,13 +57,7 @@ export function startProcess(o: StartOptions): RunningProcess {
       resolve();
     });
   });
-  const logTail = (lines = 20) => {
-    try {
-      return fs.readFileSync(o.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '';
-    }
-  };
+  const logTail = (lines = 20) => fileTail(o.logFile, lines);
   return {
     name: o.name,
     pid: child.pid,

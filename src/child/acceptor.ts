@@ -17,6 +17,8 @@ export class Acceptor {
     private readonly backlog: number,
     private readonly onConnection: (socket: net.Socket) => void,
     private readonly onError: (err: Error) => void,
+    /** For each accepted socket (LimitPacket sets its buffer size). */
+    private readonly socketOptions: net.ServerOpts = {},
   ) {}
 
   get accepting(): boolean {
@@ -26,7 +28,7 @@ export class Acceptor {
   resume(): void {
     if (this.server) return;
     const copy = loadNative().dup(this.fd);
-    const server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    const server = net.createServer({ ...this.socketOptions, noDelay: true }, (socket) => this.onConnection(socket));
     server.on('error', (err) => {
       // EMFILE and friends: stop for a moment rather than spin; the socket stays queued.
       this.pause();

@@ -9,7 +9,12 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { ListenSpec, Settings } from '../config/types';
+import type { AccessLog } from '../log/access-log';
+import { CountedResponse } from '../log/counted-response';
+import { REFUSED, type LoopLimits } from '../limits/loop-limits';
 import { log, logs } from '../log/logger';
+import { abandonExchange } from '../proxy/exchange';
+import { logRefusal, parseRefusal, refusalHead } from '../proxy/framing';
 import type { Scoreboard } from '../shm/scoreboard';
 import { WorkerState } from '../shm/scoreboard';
 import { Acceptor } from './acceptor';
@@ -32,6 +37,10 @@ export interface ConnectionServerOptions {
   workerSlots: number[];
   budget: ConnectionBudget;
   handler: RequestHandler;
+  /** The sandbox limits: connections counted and refused at accept, read timeouts, requests per client. */
+  limits: LoopLimits;
+  /** Null when no CustomLog or TransferLog is configured. */
+  accessLog: AccessLog | null;
   /** MPM-specific condition on top of the server's own (draining, budget, one connection). */
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
@@ -40,6 +49,8 @@ export interface ConnectionServerOptions {
 
 interface Conn {
   socket: net.Socket;
+  /** The connection's index in the loop's limits (LoopLimits.admit). */
+  client: number;
   active: number;
   /** Requests seen on this connection, for MaxKeepAliveRequests. */
   requests: number;
@@ -54,6 +65,10 @@ interface Conn {
  * its way, so a client that just sent one gets an answer (with Connection: close) instead of a
  * reset. */
 const GRACEFUL_LINGER_MS = 300;
+
+function usSince(started: bigint): number {
+  return Number((process.hrtime.bigint() - started) / 1000n);
+}
 
 export class ConnectionServer {
   readonly http: http.Server;
@@ -70,6 +85,9 @@ export class ConnectionServer {
   constructor(private readonly o: ConnectionServerOptions) {
     const s = o.settings;
     this.http = http.createServer({
+      ...o.limits.httpOptions,
+      // Counts body bytes for the access log's %b; plain responses cost nothing when nothing is logged.
+      ServerResponse: o.accessLog ? CountedResponse : http.ServerResponse,
       keepAliveTimeout: s.keepAlive ? s.keepAliveTimeout : 0,
       headersTimeout: s.timeout,
       requestTimeout: 0,
@@ -80,12 +98,16 @@ export class ConnectionServer {
     // Connections come from our acceptors, so the http server never listens itself; its
     // 'listening' handler is what starts Node's timeout tracking of those connections.
     this.http.emit('listening');
+    if (o.limits.maxHeadersCount > 0) this.http.maxHeadersCount = o.limits.maxHeadersCount;
     // For the Keep-Alive: timeout=N, max=M header; closing after the last one is done below.
     this.http.maxRequestsPerSocket = s.keepAlive ? s.maxKeepAliveRequests : 0;
     this.http.on('request', (req, res) => this.onRequest(req, res));
+    // With a listener Node leaves Expect: 100-continue to the handler, which answers it only
+    // once the request is on its way to a backend.
+    this.http.on('checkContinue', (req, res) => this.onRequest(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
     this.acceptors = o.listeners.map(
-      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket), (err) => this.onAcceptError(l, err)),
+      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
     );
     this.slots = new RequestSlots(o.mode === 'request' ? o.workerSlots.length : 0);
     this.connectionSlot = o.workerSlots[0];
@@ -108,7 +130,7 @@ export class ConnectionServer {
     this.updateAccepting();
   }
 
-  /** Stops accepting and resolves when every connection has ended (or `GracefulShutdownTimeout`). */
+  /** Stops accepting and resolves when every connection has ended (or ExitTimeout, see Settings.exitTimeout). */
   graceful(): Promise<void> {
     if (!this.draining) {
       this.draining = true;
@@ -120,7 +142,10 @@ export class ConnectionServer {
         }
       }
       for (const c of this.conns.values()) this.drainConnection(c);
-      const limit = setTimeout(() => this.closeAll('GracefulShutdownTimeout'), this.o.settings.gracefulShutdownTimeout);
+      const s = this.o.settings;
+      // Named after the directive that set the bound, for the log line.
+      const bound = s.exitTimeout === s.gracefulShutdownTimeout ? 'GracefulShutdownTimeout' : 'ExitTimeout';
+      const limit = setTimeout(() => this.closeAll(bound), s.exitTimeout);
       limit.unref();
     }
     return new Promise((resolve) => {
@@ -137,9 +162,27 @@ export class ConnectionServer {
     for (const c of this.conns.values()) c.socket.destroy();
   }
 
+  /** The memory redline: ends the keep-alive connections that wait for their next request, as
+   * KeepAliveTimeout would, after the graceful drain's grace for a request already on its way
+   * (one that comes keeps its connection). Returns how many are closing. */
+  closeIdle(): number {
+    let closing = 0;
+    for (const c of this.conns.values()) {
+      if (!c.idle) continue;
+      this.drainConnection(c);
+      closing++;
+    }
+    return closing;
+  }
+
   private onConnection(socket: net.Socket): void {
     const o = this.o;
-    const c: Conn = { socket, active: 0, requests: 0, idle: false, responses: new Set(), lingerTimer: null };
+    const client = o.limits.admit(socket);
+    if (client === REFUSED) {
+      this.updateAccepting();
+      return;
+    }
+    const c: Conn = { socket, client, active: 0, requests: 0, idle: false, responses: new Set(), lingerTimer: null };
     this.holdsTicket = false;
     this.conns.set(socket, c);
     o.scoreboard.addConnections(o.processSlot, 1);
@@ -156,6 +199,7 @@ export class ConnectionServer {
     const o = this.o;
     if (c.lingerTimer) clearTimeout(c.lingerTimer);
     this.conns.delete(c.socket);
+    o.limits.release(c.client);
     o.scoreboard.addConnections(o.processSlot, -1);
     this.markIdle(c, false);
     if (o.mode === 'connection') {
@@ -174,6 +218,7 @@ export class ConnectionServer {
     if (c.idle === idle) return;
     c.idle = idle;
     this.o.scoreboard.addKeepAliveIdle(this.o.processSlot, idle ? 1 : -1);
+    if (idle) this.o.limits.idle(c.client);
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -191,12 +236,13 @@ export class ConnectionServer {
       c.lingerTimer = null;
     }
     c.responses.add(res);
-    // MaxKeepAliveRequests: the last request allowed on a connection is answered with
-    // Connection: close, and Node then closes the socket once the response is sent.
+    this.o.limits.headersRead(c.client, req);
+    // MaxKeepAliveRequests (or a smaller LimitKeepAlive): the last request allowed on a connection
+    // is answered with Connection: close, and Node then closes the socket once it is sent.
     const s = this.o.settings;
-    if (this.draining || !s.keepAlive || (s.maxKeepAliveRequests > 0 && c.requests >= s.maxKeepAliveRequests)) {
-      res.shouldKeepAlive = false;
-    }
+    const last = s.maxKeepAliveRequests > 0 && c.requests >= s.maxKeepAliveRequests;
+    if (last) this.o.limits.lastRequest(req);
+    if (this.draining || !s.keepAlive || last) res.shouldKeepAlive = false;
     const started = process.hrtime.bigint();
     const bytesBefore = req.socket.bytesWritten;
     if (this.o.mode === 'connection') {
@@ -204,7 +250,7 @@ export class ConnectionServer {
       return;
     }
     const grant = (slot: number) => this.runRequest(c, req, res, slot, started, bytesBefore);
-    this.slots.acquire(grant, this.o.settings.timeout, () => this.rejectBusy(c, res));
+    this.slots.acquire(grant, this.o.settings.timeout, () => this.rejectBusy(c, req, res, started, bytesBefore));
     res.once('close', () => this.slots.cancel(grant));
   }
 
@@ -219,20 +265,24 @@ export class ConnectionServer {
     const o = this.o;
     o.scoreboard.setWorkerState(o.processSlot, slot, WorkerState.BUSY_WRITE);
     o.scoreboard.addBusy(o.processSlot, 1);
+    const entered = o.limits.enterRequest(c.client, req, res);
     res.once('close', () => {
-      const bytes = req.socket.bytesWritten - bytesBefore;
-      const durationUs = Number((process.hrtime.bigint() - started) / 1000n);
+      if (entered) o.limits.leaveRequest(c.client);
+      // The connection's own socket: undici detaches req.socket once it has sent a body.
+      const bytes = c.socket.bytesWritten - bytesBefore;
+      const durationUs = usSince(started);
       o.scoreboard.recordRequest(o.processSlot, slot, {
-        client: req.socket.remoteAddress ?? '',
+        client: c.socket.remoteAddress ?? '',
         request: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
         bytes,
         durationUs,
         at: Date.now() - durationUs / 1000,
       });
       o.scoreboard.addRequest(o.processSlot, bytes);
+      o.accessLog?.request(req, res, durationUs, bytes);
       this.finishRequest(c, res, slot);
     });
-    o.handler(req, res);
+    (entered ? o.handler : o.limits.refuse)(req, res);
   }
 
   private finishRequest(c: Conn, res: http.ServerResponse, slot: number): void {
@@ -254,7 +304,7 @@ export class ConnectionServer {
     this.updateAccepting();
   }
 
-  private rejectBusy(c: Conn, res: http.ServerResponse): void {
+  private rejectBusy(c: Conn, req: http.IncomingMessage, res: http.ServerResponse, started: bigint, bytesBefore: number): void {
     log('mpm').error(
       { timeout: this.o.settings.timeout },
       'request waited longer than Timeout for a free request slot (ThreadsPerChild); answering 503',
@@ -264,6 +314,8 @@ export class ConnectionServer {
     res.end('503 Service Unavailable: the server is at capacity\n');
     c.responses.delete(res);
     c.active--;
+    const accessLog = this.o.accessLog;
+    if (accessLog) res.once('close', () => accessLog.request(req, res, usSince(started), req.socket.bytesWritten - bytesBefore));
   }
 
   private drainConnection(c: Conn): void {
@@ -275,13 +327,28 @@ export class ConnectionServer {
 
   private onClientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
     if (logs('child', 'debug')) log('child').debug({ err: err.code ?? err.message }, 'client connection error');
+    // A request of this connection may be on its way to a backend: it goes no further. When the
+    // fault came in the packet that brought its headers, the backend has seen nothing of it.
+    let answering = false;
+    for (const res of this.conns.get(socket)?.responses ?? []) {
+      abandonExchange(res);
+      answering ||= res.headersSent;
+    }
     if (!socket.writable || err.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const reason = http.STATUS_CODES[status] ?? 'Bad Request';
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    if (answering) {
+      // An answer already started on this connection; a raw one cannot follow it.
+      socket.destroySoon();
+      return;
+    }
+    if (err.code === 'HPE_HEADER_OVERFLOW') this.o.limits.headerTooLarge(socket);
+    const refusal = parseRefusal(err);
+    logRefusal(socket, refusal);
+    const answer = refusalHead(refusal.status);
+    socket.end(answer);
+    this.o.accessLog?.refused(socket, refusal.status, answer.length);
   }
 
   private onAcceptError(l: InheritedListener, err: Error): void {

@@ -1,8 +1,10 @@
 // Turns a request into its route's answer: server-status, the default page, a backend, or 404.
-import type http from 'node:http';
+// Requests whose framing is ambiguous, or whose target is not a path, are refused first.
+import http from 'node:http';
 import type { Settings } from '../config/types';
 import type { Forwarder } from '../proxy/forward';
-import { matchRoute, routesFor } from './router';
+import { framingRefusal, logRefusal, type Refusal } from '../proxy/framing';
+import { matchRoute, routingTarget, servedRoutesFor } from './router';
 import { serveDefaultPage } from './default-page';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -14,29 +16,27 @@ export interface HandlerParts {
 }
 
 function notFound(res: http.ServerResponse): void {
-  res.writeHead(404, { 'content-type': 'text/plain' });
+  res.writeHead(404, ['Content-Type', 'text/plain']);
   res.end('404 Not Found\n');
 }
 
-const targets = new Map<string, URL>();
+const badTarget: Refusal = { status: 400, reason: 'the request target is not a path, or climbs above /' };
 
-/** ProxyPass targets are few and fixed by the configuration: parse each once. */
-function targetUrl(text: string): URL {
-  let url = targets.get(text);
-  if (!url) {
-    url = new URL(text);
-    targets.set(text, url);
-  }
-  return url;
+function refuse(req: http.IncomingMessage, res: http.ServerResponse, r: Refusal): void {
+  logRefusal(req.socket, r);
+  res.shouldKeepAlive = false;
+  res.writeHead(r.status, ['Content-Type', 'text/plain']);
+  res.end(`${r.status} ${http.STATUS_CODES[r.status]}\n`);
 }
 
 export function createHandler(p: HandlerParts): RequestHandler {
   return (req, res) => {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const refusal = framingRefusal(req);
+    if (refusal !== null) return refuse(req, res, refusal);
+    const url = routingTarget(req.url ?? '/');
+    if (url === null) return refuse(req, res, badTarget);
     const socket = req.socket;
-    const route = matchRoute(routesFor(p.settings, socket.localAddress, socket.localPort, req.headers.host), path);
+    const route = matchRoute(servedRoutesFor(p.settings, socket.localAddress, socket.localPort, req.headers.host), url);
     if (!route) return notFound(res);
     switch (route.kind) {
       case 'status':
@@ -45,12 +45,8 @@ export function createHandler(p: HandlerParts): RequestHandler {
         return serveDefaultPage(req, res);
       case 'exclude':
         return notFound(res);
-      case 'proxy': {
-        const target = targetUrl(route.target);
-        const rest = url.slice(route.prefix.length);
-        const base = target.pathname.endsWith('/') && rest.startsWith('/') ? target.pathname.slice(0, -1) : target.pathname;
-        return p.forwarder.forward(req, res, target, base + rest);
-      }
+      case 'proxy':
+        return p.forwarder.forward(req, res, route, url);
     }
   };
 }

@@ -1,14 +1,18 @@
 // Entry point of a child process: the worker cycle. It waits for its orders from the master,
 // serves through its MPM, and exits when told to or when its connection budget is spent.
 import type { Settings } from '../config/types';
+import { abortForMemory, prepareCoreDump } from '../limits/memory-child';
 import { configureLogging, flushLogs, log } from '../log/logger';
 import { mpmFor } from '../mpm';
 import type { ChildRunner } from '../mpm/types';
 import { loadNative } from '../native';
+import { applyFileLimit } from '../native/rlimits';
+import { useHealthSegment } from '../shm/health-segment';
 import { attachScoreboard } from '../shm/scoreboard-segment';
 import type { InheritedListener } from './connection-server';
 import { CHILD_FATAL_EXIT } from './messages';
 import type { ChildMessage, MasterMessage } from './messages';
+import { configureWorkerPool } from './worker-pool';
 
 function send(m: ChildMessage): void {
   if (process.connected) process.send?.(m);
@@ -24,7 +28,11 @@ function start(m: Extract<MasterMessage, { type: 'start' }>): void {
   // descriptor the master opened for it, as httpd's children do.
   const settings: Settings = m.errorLogOnStderr ? { ...m.settings, errorLog: 'stderr' } : m.settings;
   configureLogging(settings);
+  applyFileLimit(settings.limitFiles);
+  prepareCoreDump(settings);
+  configureWorkerPool(settings);
   const scoreboard = attachScoreboard(m.scoreboardName);
+  useHealthSegment(m.healthName);
   const listeners: InheritedListener[] = m.listeners;
   let runner: ChildRunner | null = null;
   let ending = false;
@@ -56,6 +64,8 @@ function start(m: Extract<MasterMessage, { type: 'start' }>): void {
       process.on('message', (msg: MasterMessage) => {
         if (msg.type === 'graceful') finish('graceful');
         else if (msg.type === 'stop') finish('stop');
+        else if (msg.type === 'prune') r.prune();
+        else if (msg.type === 'abort') abortForMemory();
       });
       process.on('SIGTERM', () => finish('stop'));
     }, fatal);

@@ -10,11 +10,17 @@ export type MasterMessage =
       generation: number;
       listeners: InheritedListener[];
       scoreboardName: string;
+      /** The shared health table of backend members (src/shm/health.ts). */
+      healthName: string;
       /** The master opened the ErrorLog file as this child's stderr. */
       errorLogOnStderr: boolean;
     }
   | { type: 'graceful' }
-  | { type: 'stop' };
+  | { type: 'stop' }
+  /** Past the memory redline: drop what can be spared (src/limits/memory-child.ts). */
+  | { type: 'prune' }
+  /** Over LimitMemory with MemoryPolicy abort: dump core. */
+  | { type: 'abort' };
 
 export type ChildMessage = { type: 'ready' };
 

@@ -4,7 +4,11 @@
 // header, else the first of them; the main server when no virtual host has the address.
 // Then the longest matching path prefix. A prefix matches whole path segments: `/app` takes
 // `/app` and `/app/x`, never `/apple`, which is what operators mean by it in httpd and nginx.
-import type { Route, Settings, VirtualHostSpec } from '../config/types';
+import type { ProxyRoute, Route, Settings, VirtualHostSpec } from '../config/types';
+import { ProxyPlan, trustList, type HostFacts } from '../proxy/route-plan';
+
+/** A route as served: a proxied one carries what its requests need, computed once. */
+export type ServedRoute = Exclude<Route, ProxyRoute> | ProxyPlan;
 
 interface HostAddress {
   ip: string | null; // null for '*' / '_default_'
@@ -14,12 +18,14 @@ interface HostAddress {
 interface CompiledHost {
   addresses: HostAddress[];
   names: RegExp[];
+  /** As configured: the identity of a virtual host for those that keep per-host state. */
   routes: Route[];
+  served: ServedRoute[];
 }
 
 interface Compiled {
   hosts: CompiledHost[];
-  server: Route[];
+  server: CompiledHost;
 }
 
 const compiledBySettings = new WeakMap<Settings, Compiled>();
@@ -40,19 +46,32 @@ function namePattern(name: string): RegExp {
   return new RegExp(`^${body}$`);
 }
 
-function compileHost(vh: VirtualHostSpec): CompiledHost {
+function served(routes: Route[], facts: HostFacts): ServedRoute[] {
+  return routes.map((r) => (r.kind === 'proxy' ? new ProxyPlan(r, facts) : r));
+}
+
+function compileHost(vh: VirtualHostSpec, settings: Settings): CompiledHost {
   const names = [vh.serverName, ...vh.serverAliases].filter((n): n is string => !!n);
   return {
     addresses: vh.addresses.map(parseAddress),
     names: names.map((n) => namePattern(n.replace(/^https?:\/\//, '').replace(/:\d+$/, ''))),
     routes: vh.routes,
+    served: served(vh.routes, { serverName: vh.serverName ?? settings.serverName, trusted: trustList(vh.trustedAddresses) }),
   };
 }
 
 function compiled(settings: Settings): Compiled {
   let c = compiledBySettings.get(settings);
   if (!c) {
-    c = { hosts: settings.virtualHosts.map(compileHost), server: settings.routes };
+    c = {
+      hosts: settings.virtualHosts.map((vh) => compileHost(vh, settings)),
+      server: {
+        addresses: [],
+        names: [],
+        routes: settings.routes,
+        served: served(settings.routes, { serverName: settings.serverName, trusted: trustList(settings.trustedAddresses) }),
+      },
+    };
     compiledBySettings.set(settings, c);
   }
   return c;
@@ -63,12 +82,7 @@ function plainIp(ip: string): string {
   return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
 }
 
-export function routesFor(
-  settings: Settings,
-  localAddress: string | undefined,
-  localPort: number | undefined,
-  host: string | undefined,
-): Route[] {
+function hostFor(settings: Settings, localAddress: string | undefined, localPort: number | undefined, host: string | undefined): CompiledHost {
   const c = compiled(settings);
   if (c.hosts.length === 0) return c.server;
   const ip = localAddress ? plainIp(localAddress) : '';
@@ -87,18 +101,88 @@ export function routesFor(
   if (candidates.length === 0) return c.server;
   if (host) {
     const name = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
-    for (const h of candidates) if (h.names.some((re) => re.test(name))) return h.routes;
+    for (const h of candidates) if (h.names.some((re) => re.test(name))) return h;
   }
-  return candidates[0].routes;
+  return candidates[0];
 }
 
-/** Routes are sorted longest prefix first by the configuration loader. */
-export function matchRoute(routes: Route[], path: string): Route | null {
+/** The routes of the server or virtual host a request is for, as configured. */
+export function routesFor(settings: Settings, localAddress: string | undefined, localPort: number | undefined, host: string | undefined): Route[] {
+  return hostFor(settings, localAddress, localPort, host).routes;
+}
+
+/** The same routes as served. */
+export function servedRoutesFor(
+  settings: Settings,
+  localAddress: string | undefined,
+  localPort: number | undefined,
+  host: string | undefined,
+): ServedRoute[] {
+  return hostFor(settings, localAddress, localPort, host).served;
+}
+
+/** Routes are sorted longest prefix first by the configuration loader; `url` is origin-form. */
+export function matchRoute(routes: ServedRoute[], url: string): ServedRoute | null {
+  const q = url.indexOf('?');
+  const end = q < 0 ? url.length : q;
   for (const r of routes) {
     const p = r.prefix;
-    if (p === '/' || path === p || (path.startsWith(p) && (p.endsWith('/') || path.charCodeAt(p.length) === 47))) {
+    const n = p.length;
+    if (p === '/' || (n <= end && url.startsWith(p) && (n === end || p.charCodeAt(n - 1) === 0x2f || url.charCodeAt(n) === 0x2f))) {
       return r;
     }
   }
   return null;
+}
+
+// `..`, `.` and `%2e` segments are rare in real traffic; finding one sends the target through
+// the slow path below.
+function isPlain(url: string, end: number): boolean {
+  const dot = url.indexOf('/.');
+  if (dot >= 0 && dot < end) return false;
+  const slashes = url.indexOf('//');
+  if (slashes >= 0 && slashes < end) return false;
+  for (let pct = url.indexOf('%'); pct >= 0 && pct < end; pct = url.indexOf('%', pct + 1)) {
+    if (url.charCodeAt(pct + 1) === 0x32 && (url.charCodeAt(pct + 2) | 0x20) === 0x65) return false;
+  }
+  return true;
+}
+
+const absoluteForm = /^https?:\/\/[^/?#]*/i;
+const encodedDot = /%2e/gi;
+
+/**
+ * The request target that routes are matched against and backends receive: origin-form
+ * (`/path?query`), `.` and `..` segments (also written %2e) resolved and `//` merged, as httpd
+ * normalizes a path before it matches <Location> and ProxyPass. Otherwise `/app/x/../static/`
+ * and `/app//static/` would get past `ProxyPass /app/static/ !`. Null for a target that is not
+ * a path, or that climbs above the root.
+ */
+export function routingTarget(url: string): string | null {
+  const q = url.indexOf('?');
+  const end = q < 0 ? url.length : q;
+  if (url.charCodeAt(0) === 0x2f && isPlain(url, end)) return url;
+  let path = url.slice(0, end);
+  if (path.charCodeAt(0) !== 0x2f) {
+    // absolute-form (RFC 9112 §3.2.2): the path is what counts.
+    const scheme = absoluteForm.exec(path);
+    if (scheme === null) return null;
+    path = `/${path.slice(scheme[0].length).replace(/^\//, '')}`;
+  }
+  const segments = path.replace(encodedDot, '.').split('/');
+  const out: string[] = [];
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i];
+    const last = i === segments.length - 1;
+    if (s === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+    }
+    if (s === '.' || s === '..' || (s === '' && !last)) {
+      if (last) out.push('');
+      continue;
+    }
+    out.push(s);
+  }
+  return `/${out.join('/')}${url.slice(end)}`;
 }

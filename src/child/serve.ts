@@ -1,9 +1,12 @@
 // Builds what one serving event loop (a child's main thread, or one of its worker threads) needs:
-// the request handler with its backend pools and the server-status page, and the connection
-// server around it.
+// the request handler with its backend pools and the server-status page, the access log, and
+// the connection server around them.
 import type { Settings } from '../config/types';
+import { LoopLimits } from '../limits/loop-limits';
+import { AccessLog } from '../log/access-log';
 import { Forwarder } from '../proxy/forward';
 import { createUpstreams } from '../proxy/upstream';
+import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
 import { ConnectionServer } from './connection-server';
@@ -25,18 +28,24 @@ export interface ServeOptions {
 
 export interface Serving {
   server: ConnectionServer;
-  /** Releases backend pools once the server has drained. */
+  /** Releases backend pools and writes out the access log once the server has drained. */
   close(): Promise<void>;
 }
 
 export function serve(o: ServeOptions): Serving {
-  const forwarder = new Forwarder(createUpstreams({ timeout: o.settings.timeout }));
-  const handler = createHandler({
-    settings: o.settings,
-    forwarder,
-    serveStatus: createStatusHandler(o.settings, o.scoreboard),
-  });
-  const server = new ConnectionServer({ ...o, handler });
+  const forwarder = new Forwarder(createUpstreams(o.settings));
+  const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
+  const handler = limits.guard(
+    createHandler({
+      settings: o.settings,
+      forwarder,
+      serveStatus: createStatusHandler(o.settings, o.scoreboard, limits),
+    }),
+  );
+  const accessLog = AccessLog.create(o.settings);
+  // A retiring loop is about to end with its process (or thread): its last lines go out first.
+  const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
+  const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits });
   server.start();
-  return { server, close: () => forwarder.close() };
+  return { server, close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined) };
 }

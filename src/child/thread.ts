@@ -2,6 +2,7 @@
 // one connection at a time.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Settings } from '../config/types';
+import { pruneEventLoop } from '../limits/memory-child';
 import { configureLogging } from '../log/logger';
 import { attachScoreboard } from '../shm/scoreboard-segment';
 import { sharedBudget } from './connection-budget';
@@ -18,7 +19,7 @@ export interface ThreadData {
 }
 
 export type ThreadMessage = { type: 'retired' };
-type ParentMessage = { type: 'graceful' | 'stop' };
+export type ParentMessage = { type: 'graceful' | 'stop' | 'prune' };
 
 function main(): void {
   const d = workerData as ThreadData;
@@ -38,6 +39,7 @@ function main(): void {
     onRetired: () => port.postMessage({ type: 'retired' } satisfies ThreadMessage),
   });
   port.on('message', (m: ParentMessage) => {
+    if (m.type === 'prune') return pruneEventLoop(serving.server);
     const done = () => serving.close().finally(() => process.exit(0));
     if (m.type === 'graceful') void serving.server.graceful().then(done);
     else {

@@ -1,11 +1,13 @@
 // `-V`: version, build, MPM and every value in force, in httpd -V's shape.
 import os from 'node:os';
 import type { Settings } from '../config/types';
+import { heapLimitMb } from '../limits/memory';
 import { mpmFor } from '../mpm';
 import { serverVersion } from '../version';
 
 const ms = (v: number) => (v % 1000 === 0 ? `${v / 1000}s` : `${v}ms`);
 const unlimited = (v: number) => (v === 0 ? '0 (unlimited)' : String(v));
+const bytes = (v: number) => (v % 2 ** 20 === 0 ? `${v / 2 ** 20}M` : v % 1024 === 0 ? `${v / 1024}K` : String(v));
 
 export function settingsReport(s: Settings): string {
   const mpm = mpmFor(s.mpm);
@@ -39,6 +41,17 @@ export function settingsReport(s: Settings): string {
       ['MaxConnectionsPerChild', unlimited(s.maxConnectionsPerChild)],
       ['AsyncRequestWorkerFactor', s.asyncRequestWorkerFactor],
       ['GracefulShutdownTimeout', ms(s.gracefulShutdownTimeout)],
+      ['ExitTimeout', `${ms(s.exitTimeout)} (bounds every drain)`],
+      ['LimitMemory', s.limitMemory === 0 ? 'unlimited' : `${bytes(s.limitMemory)} (children's V8 heap: ${heapLimitMb(s.limitMemory)}M)`],
+      ['LimitMemoryServer', s.limitMemoryServer === 0 ? 'unlimited' : bytes(s.limitMemoryServer)],
+      ['MemoryPolicy', s.memoryPolicy],
+      ['CrashRecoveryStrategy', s.crashRecoveryStrategy],
+      ['CoreDumpDirectory', s.coreDumpDirectory],
+      ['LimitProcesses', s.limitProcesses === 0 ? 'unlimited' : s.limitProcesses],
+      ['LimitFiles', s.limitFiles === 0 ? '0 (the hard limit)' : s.limitFiles],
+      ['MinWorkers', s.minWorkers],
+      ['LimitWorkers', s.limitWorkers],
+      ['ThreadStack', s.threadStack === 0 ? "0 (Node's default)" : bytes(s.threadStack)],
       ['Timeout', ms(s.timeout)],
       ['KeepAlive', s.keepAlive ? 'On' : 'Off'],
       ['KeepAliveTimeout', ms(s.keepAliveTimeout)],

@@ -3,9 +3,12 @@
 // it: a new directive is one entry in its family's file (plus whatever reads its value in
 // settings.ts).
 
+import { balancerDirectives } from './directives/balancer';
 import { coreDirectives } from './directives/core';
+import { limitDirectives } from './directives/limits';
 import { logDirectives } from './directives/log';
 import { mpmDirectives } from './directives/mpm';
+import { processLimitDirectives } from './directives/process-limits';
 import { proxyDirectives } from './directives/proxy';
 import { statusDirectives } from './directives/status';
 import type { DirectiveSpec, UseContext } from './directive-spec';
@@ -19,9 +22,12 @@ export type { ProxyPassValue } from './directives/proxy';
 export const directives = {
   ...coreDirectives,
   ...mpmDirectives,
+  ...processLimitDirectives,
   ...logDirectives,
   ...statusDirectives,
   ...proxyDirectives,
+  ...balancerDirectives,
+  ...limitDirectives,
 };
 
 export const directiveList: readonly DirectiveSpec[] = Object.values(directives);

@@ -3,6 +3,7 @@
 // is collected, so one `mpmproxy -t` shows them all.
 
 import { ConfigError, ConfigErrors } from '../errors';
+import { resolveAccessLogs } from './access-logs';
 import {
   contextLabel,
   directiveLabel,
@@ -124,6 +125,7 @@ function crossChecks(root: Section, found: readonly ConfigError[]): ConfigError[
   for (const section of [root, ...root.sections.filter((s) => s.context === 'virtualhost')]) {
     errors.push(...sectionRoutes(section).errors);
   }
+  errors.push(...resolveAccessLogs(root, (p) => p).errors);
   return errors;
 }
 

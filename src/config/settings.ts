@@ -5,9 +5,13 @@
 import os from 'node:os';
 import path from 'node:path';
 import { directives, findDirective, lastValue, usesOf, type DirectiveSpec } from './directives';
+import { resolveAccessLogs, type AccessLogs } from './access-logs';
 import { configDirectory } from './embedded';
+import { requestsPerConnection, resolveLimitSettings } from '../limits/settings';
 import { resolveProcessLimits } from './process-limits';
-import { inheritRoutes, sectionRoutes } from './routes';
+import { resolveRoutes, trustedAddresses } from './routes';
+import { resolveSandbox } from './sandbox';
+import { proxyPasses, resolveUpstreams } from './upstreams';
 import type { DirectiveUse, LogLevelName, ParsedConfig, Route, Section, Settings, VirtualHostSpec } from './types';
 
 export interface ResolveOptions {
@@ -36,6 +40,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     const mpms = findDirective(use.name)?.spec.mpms;
     if (mpms && !mpms.includes(mpm)) warnings.push(located(use, `ignored by the ${mpm} MPM`));
   }
+  const cpus = opts.cpus ?? os.availableParallelism();
   const limits = resolveProcessLimits(
     mpm,
     {
@@ -49,7 +54,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
       threadsPerChild: value(directives.ThreadsPerChild),
       maxRequestWorkers: value(directives.MaxRequestWorkers),
     },
-    opts.cpus ?? os.availableParallelism(),
+    cpus,
     warn,
   );
 
@@ -66,7 +71,11 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     value(directives.DefaultRuntimeDir) ?? (uid === 0 ? '/run/mpmproxy' : path.join(os.tmpdir(), `mpmproxy-${uid}`)),
   );
   const errorLog = value(directives.ErrorLog) ?? 'stderr';
-  const routes = sectionRoutes(root).routes;
+  const accessLogs = resolveAccessLogs(root, fromRoot);
+  const timeout = value(directives.Timeout) ?? 60_000;
+  const clientLimits = resolveLimitSettings(value);
+  const routes = resolveRoutes(root, null, timeout);
+  const trusted = trustedAddresses(root) ?? [];
 
   return {
     configFile: root.file,
@@ -76,10 +85,11 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     maxConnectionsPerChild: value(directives.MaxConnectionsPerChild) ?? 0,
     asyncRequestWorkerFactor: value(directives.AsyncRequestWorkerFactor) ?? 2,
     gracefulShutdownTimeout,
-    timeout: value(directives.Timeout) ?? 60_000,
+    ...resolveSandbox({ value, gracefulShutdownTimeout, startServers: limits.startServers, cpus, fromRoot, warn }),
+    timeout,
     keepAlive: value(directives.KeepAlive) ?? true,
     keepAliveTimeout: value(directives.KeepAliveTimeout) ?? 5_000,
-    maxKeepAliveRequests: value(directives.MaxKeepAliveRequests) ?? 100,
+    maxKeepAliveRequests: requestsPerConnection(value(directives.MaxKeepAliveRequests) ?? 100, clientLimits.keepAlive),
     listen: usesOf(root, directives.Listen).map((use) => use.value),
     listenBacklog: value(directives.ListenBacklog) ?? 511,
     user: value(directives.User) ?? null,
@@ -89,10 +99,19 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     serverName: value(directives.ServerName) ?? null,
     errorLog: errorLog === 'stderr' || errorLog === 'syslog' ? errorLog : fromRoot(errorLog),
     logLevel: logLevel(root),
+    accessLogs: accessLogs.server,
     routes,
+    trustedAddresses: trusted,
     virtualHosts: root.sections
       .filter((s) => s.context === 'virtualhost')
-      .map((host) => virtualHost(host, routes)),
+      .map((host) => virtualHost(host, resolveRoutes(root, host, timeout), trusted, accessLogs)),
+    upstreams: resolveUpstreams(root, proxyPasses(root), {
+      // mod_proxy's timeout= defaults to ProxyTimeout, which defaults to Timeout.
+      timeout: value(directives.ProxyTimeout) ?? timeout,
+      slotsPerLoop: mpm === 'event' ? limits.threadsPerChild : 1,
+      fromRoot,
+    }),
+    limits: clientLimits,
     warnings,
   };
 }
@@ -111,11 +130,13 @@ function logLevel(root: Section): Settings['logLevel'] {
   return { level, modules };
 }
 
-function virtualHost(host: Section, serverRoutes: Route[]): VirtualHostSpec {
+function virtualHost(host: Section, routes: Route[], serverTrusted: string[], accessLogs: AccessLogs): VirtualHostSpec {
   return {
     addresses: host.arg.split(' '),
     serverName: lastValue(host, directives.ServerName) ?? null,
     serverAliases: usesOf(host, directives.ServerAlias).flatMap((use) => use.value),
-    routes: inheritRoutes(sectionRoutes(host).routes, serverRoutes),
+    routes,
+    trustedAddresses: trustedAddresses(host) ?? serverTrusted,
+    accessLogs: accessLogs.forHost(host),
   };
 }

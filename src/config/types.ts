@@ -2,6 +2,9 @@
 // tree of sections; src/config/settings.ts resolves it into the typed Settings that the
 // master, the MPMs and the children read.
 
+import type { CrashRecoveryStrategy, MemoryPolicy } from './directives/process-limits';
+import type { UpstreamSettings } from './upstreams';
+
 export type ContextName = 'server' | 'virtualhost' | 'location' | 'proxy';
 
 /** One directive as written: its arguments already split and unquoted. */
@@ -46,8 +49,43 @@ export interface ListenSpec {
 export type Route =
   | { prefix: string; kind: 'status' }
   | { prefix: string; kind: 'page' }
-  | { prefix: string; kind: 'proxy'; target: string }
+  | ProxyRoute
   | { prefix: string; kind: 'exclude' };
+
+/** A path that ProxyPass sends to a backend. */
+export interface ProxyRoute {
+  prefix: string;
+  kind: 'proxy';
+  /** The http://, https:// or balancer:// URL as written. A <Location> that only sets proxy
+   * options below a ProxyPass path gets a route of its own, its path appended to the target. */
+  target: string;
+  /** ProxyPass `key=value` worker parameters, values as written, keys in lower case (Apache
+   * matches them without regard to case); the upstreams give them their meaning. */
+  params: Record<string, string>;
+  /** Where the ProxyPass was written, for messages about its parameters. */
+  file: string;
+  line: number;
+  proxy: ProxyOptions;
+}
+
+/** How requests on one proxied path are sent and their answers relayed: the server's values,
+ * overridden by the virtual host's, then by each <Location> that covers the path. */
+export interface ProxyOptions {
+  preserveHost: boolean;
+  addHeaders: boolean;
+  /** milliseconds: the virtual host's ProxyTimeout, else the server's, else Timeout */
+  timeout: number;
+  /** ProxyPassReverse rules in force, in the order Apache tries them (server, virtual host, then
+   * <Location>s); the first that matches a header wins. */
+  reverse: ReverseRule[];
+}
+
+/** `ProxyPassReverse path url`: a response header value starting with `url` gets `path` in place
+ * of it, under the scheme and host the client used. */
+export interface ReverseRule {
+  path: string;
+  url: string;
+}
 
 export interface Settings {
   /** Absolute path of the main configuration file, or '(embedded)'. */
@@ -71,6 +109,25 @@ export interface Settings {
   asyncRequestWorkerFactor: number;
   /** milliseconds; always bounded: Apache's 0 (wait for ever) is replaced by 30 s with a warning */
   gracefulShutdownTimeout: number;
+  /** milliseconds: the bound on every drain (graceful restart, memory restart, graceful stop,
+   * retirement), the smaller of ExitTimeout and GracefulShutdownTimeout where both are written */
+  exitTimeout: number;
+  /** bytes of RSS per child (LimitMemory); 0 = unlimited */
+  limitMemory: number;
+  /** bytes, master and children together (LimitMemoryServer); 0 = unlimited */
+  limitMemoryServer: number;
+  memoryPolicy: MemoryPolicy;
+  crashRecoveryStrategy: CrashRecoveryStrategy;
+  /** Absolute; the children's working directory when MemoryPolicy is abort. */
+  coreDumpDirectory: string;
+  /** Children of every generation at once; 0 = only ServerLimit bounds them. */
+  limitProcesses: number;
+  /** RLIMIT_NOFILE of every process; 0 = the hard limit. */
+  limitFiles: number;
+  /** The worker pool of each child (MinWorkers, LimitWorkers); threadStack in bytes, 0 = Node's default. */
+  minWorkers: number;
+  limitWorkers: number;
+  threadStack: number;
   /** milliseconds */
   timeout: number;
   keepAlive: boolean;
@@ -89,9 +146,20 @@ export interface Settings {
   serverName?: string | null;
   errorLog: string; // a path, 'stderr', or 'syslog'
   logLevel: { level: LogLevelName; modules: Record<string, LogLevelName> };
+  /** The main server's CustomLog and TransferLog lines, in order. */
+  accessLogs: AccessLogSpec[];
+  /** In a child: the descriptor of each CustomLog file (by path) that the master opened and
+   * handed down, so children running as User/Group need no right to the file. */
+  accessLogFiles?: Record<string, number>;
   /** Server-level routes (top-level ProxyPass and <Location> sections). */
   routes: Route[];
+  /** ProxyTrustedAddresses: clients whose X-Forwarded-* headers are believed (IPs and CIDRs). */
+  trustedAddresses: string[];
   virtualHosts: VirtualHostSpec[];
+  /** Backends, balancers and how they are reached. */
+  upstreams: UpstreamSettings;
+  /** The sandbox limits on what clients send and hold (docs/limits.md). */
+  limits: LimitSettings;
   /** Adjustments made while resolving (Apache-style: "ThreadsPerChild lowered to ThreadLimit"),
    * logged at start-up and by -t. */
   warnings: string[];
@@ -103,4 +171,61 @@ export interface VirtualHostSpec {
   serverName: string | null;
   serverAliases: string[];
   routes: Route[];
+  /** Its own ProxyTrustedAddresses, or the main server's when it has none. */
+  trustedAddresses: string[];
+  /** Its own CustomLog and TransferLog lines, or the main server's when it has none. */
+  accessLogs: AccessLogSpec[];
+}
+
+/** A LogFormat string, or the built-in JSON format (`CustomLog file json`). */
+export type AccessLogFormat = { kind: 'text'; text: string } | { kind: 'json' };
+
+/** One CustomLog (or TransferLog) in force. */
+export interface AccessLogSpec {
+  /** An absolute path, or 'stderr'. */
+  target: string;
+  format: AccessLogFormat;
+}
+
+/** One stage of RequestReadTimeout, in milliseconds and bytes a second. */
+export interface ReadTimeoutStage {
+  /** Time allowed at first. */
+  timeout: number;
+  /** How far MinRate may stretch it; 0 = no bound. */
+  max: number;
+  /** Each this many bytes received add a second; 0 = no stretching. */
+  minRate: number;
+}
+
+/** RequestReadTimeout as written: a stage absent keeps its default, null turns it off. */
+export interface ReadTimeout {
+  header?: ReadTimeoutStage | null;
+  body?: ReadTimeoutStage | null;
+}
+
+/** Sizes in bytes; 0 = unlimited (or, for LimitPacket and LimitCache, not set). */
+export interface LimitSettings {
+  clients: number;
+  connections: number;
+  connectionsPerClient: number;
+  requestsPerClient: number;
+  requestBody: number;
+  requestForm: number;
+  upload: number;
+  requestHeader: number;
+  requestHeaderLines: number;
+  uri: number;
+  /** LimitKeepAlive as written; Settings.maxKeepAliveRequests already holds the smaller of it and MaxKeepAliveRequests. */
+  keepAlive: number;
+  responseBody: number;
+  chunk: number;
+  packet: number;
+  sessions: number;
+  streams: number;
+  webSocketsMessage: number;
+  webSocketsPacket: number;
+  webSocketsFrame: number;
+  cache: number;
+  cacheItem: number;
+  readTimeout: { header: ReadTimeoutStage | null; body: ReadTimeoutStage | null };
 }

@@ -2,9 +2,11 @@
 // the same destination; O_APPEND keeps lines whole across processes. Levels are Apache's
 // (emerg … trace1) so `LogLevel notice proxy:debug` reads as it does in httpd.
 import pino from 'pino';
+import { logModuleNames } from '../config/log-level';
 import type { LogLevelName } from '../config/types';
 
-export type ModuleName = 'core' | 'config' | 'master' | 'mpm' | 'child' | 'proxy' | 'status';
+/** The parts of mpmproxy that log under their own name and take their own LogLevel. */
+export type ModuleName = (typeof logModuleNames)[number];
 
 const levelValues: Record<LogLevelName, number> = {
   emerg: 70,
@@ -18,6 +20,19 @@ const levelValues: Record<LogLevelName, number> = {
   trace1: 10,
 };
 
+/** syslog(3) priorities of the levels (trace1 is debug to syslog, as in httpd). */
+const syslogPriority = new Map<number, number>([
+  [70, 0],
+  [65, 1],
+  [60, 2],
+  [50, 3],
+  [40, 4],
+  [35, 5],
+  [30, 6],
+  [20, 7],
+  [10, 7],
+]);
+
 export interface LogConfig {
   errorLog: string; // path, 'stderr' or 'syslog'
   logLevel: { level: LogLevelName; modules: Record<string, LogLevelName> };
@@ -25,28 +40,53 @@ export interface LogConfig {
 
 export type Logger = pino.Logger<'emerg' | 'alert' | 'crit' | 'notice' | 'trace1'>;
 
+type Destination = pino.DestinationStream & { flushSync?: () => void };
+
 interface LogState {
   root: Logger;
-  destination: pino.DestinationStream & { reopen?: () => void; flushSync?: () => void };
+  destination: Destination;
+  /** The open file, for reopening; null for stderr. */
+  file: ReturnType<typeof pino.destination> | null;
   config: LogConfig;
   modules: Map<ModuleName, Logger>;
 }
 
 let state: LogState | null = null;
 
-function openDestination(errorLog: string): LogState['destination'] {
+/** What else this thread buffers (the access logs), written out by flushLogs(). */
+const buffered = new Set<() => void>();
+
+/**
+ * `ErrorLog syslog`: the JSON line on stderr behind its syslog priority, `<3>{"level":"error"…`,
+ * the sd-daemon(3) prefix that journald reads from a service's stderr to set PRIORITY= (and
+ * strips from the message). pino tells a destination marked with its metadata symbol the level
+ * of the line it is about to write.
+ */
+function syslogDestination(stderr: ReturnType<typeof pino.destination>): Destination {
+  return {
+    [pino.symbols.needsMetadataGsym]: true,
+    lastLevel: 0,
+    write(line: string) {
+      stderr.write(`<${syslogPriority.get(this.lastLevel) ?? 7}>${line}`);
+    },
+    flushSync: () => stderr.flushSync(),
+  } as Destination & { lastLevel: number };
+}
+
+function openDestination(errorLog: string): Pick<LogState, 'destination' | 'file'> {
   // Synchronous, as httpd writes its error log and as Node writes process.stderr to files and
   // pipes on Linux: a line is in the log before what follows the call happens (the answer to
   // the client, an exit, a crash), so none is lost or seen late. A file opened asynchronously
   // is also not ready when a process exits early (a bind error at start-up), and pino's exit
   // hook then throws instead of flushing.
-  // 'syslog' means stderr in the journal-friendly JSON form: under systemd stderr is the journal.
   // Children whose master opened the ErrorLog file for them write it as their stderr.
-  if (errorLog === 'stderr' || errorLog === 'syslog') return pino.destination({ fd: 2, sync: true });
-  return pino.destination({ dest: errorLog, sync: true, append: true, mkdir: true });
+  if (errorLog === 'stderr') return { destination: pino.destination({ fd: 2, sync: true }), file: null };
+  if (errorLog === 'syslog') return { destination: syslogDestination(pino.destination({ fd: 2, sync: true })), file: null };
+  const file = pino.destination({ dest: errorLog, sync: true, append: true, mkdir: true });
+  return { destination: file, file };
 }
 
-function build(destination: LogState['destination']): Logger {
+function build(destination: Destination): Logger {
   return pino(
     {
       level: 'trace1',
@@ -67,8 +107,8 @@ export function configureLogging(config: LogConfig): void {
     return;
   }
   state?.destination.flushSync?.();
-  const destination = openDestination(config.errorLog);
-  state = { root: build(destination), destination, config, modules: new Map() };
+  const opened = openDestination(config.errorLog);
+  state = { root: build(opened.destination), ...opened, config, modules: new Map() };
 }
 
 function current(): LogState {
@@ -93,13 +133,20 @@ export function logs(module: ModuleName, level: LogLevelName): boolean {
   return levelValues[level] >= (log(module).levels.values[log(module).level] ?? 0);
 }
 
-/** Reopens a log file in place (logrotate, graceful restart). */
+/** Reopens the ErrorLog file at its path (logrotate, graceful restart); stderr stays as it is. */
 export function reopenLogs(): void {
-  state?.destination.reopen?.();
+  state?.file?.reopen();
+}
+
+/** Registers a buffered log for flushLogs(); returns its unregistration. */
+export function flushOnExit(flushSync: () => void): () => void {
+  buffered.add(flushSync);
+  return () => buffered.delete(flushSync);
 }
 
 /** Writes out what is buffered; called before the process exits. */
 export function flushLogs(): void {
+  for (const flush of buffered) flush();
   try {
     state?.destination.flushSync?.();
   } catch {

@@ -7,6 +7,8 @@ import { constants } from 'node:os';
 import type { Settings } from '../config/types';
 import type { InheritedListener } from '../child/connection-server';
 import type { ChildMessage, MasterMessage } from '../child/messages';
+import { childExecArgv } from '../limits/memory';
+import { inheritLogFiles } from '../log/log-files';
 import { log } from '../log/logger';
 import type { Scoreboard } from '../shm/scoreboard';
 import type { ChildIdentity } from './privileges';
@@ -34,7 +36,8 @@ export interface ChildExit {
 /** Grace a child gets between SIGTERM and SIGKILL. */
 const KILL_GRACE_MS = 2000;
 
-/** Inherited descriptors start after stdin, stdout, stderr and the IPC channel. */
+/** Inherited descriptors start after stdin, stdout, stderr and the IPC channel: the listeners,
+ * then the CustomLog files. */
 const FIRST_LISTENER_FD = 4;
 
 const childEntry = path.join(__dirname, '..', 'child', 'main.js');
@@ -50,6 +53,7 @@ export class ChildTable {
   constructor(
     private readonly scoreboard: Scoreboard,
     private readonly scoreboardName: string,
+    private readonly healthName: string,
     private readonly onExit: (e: ChildExit) => void,
     private readonly onReady: (c: Child) => void,
   ) {}
@@ -69,12 +73,15 @@ export class ChildTable {
     listeners: InheritedListener[],
     identity: ChildIdentity | null,
     errorLog: number | null,
+    accessLogs: ReadonlyMap<string, number>,
   ): Child | null {
     const slot = this.scoreboard.freeProcessSlot();
     if (slot < 0) return null;
+    const logs = inheritLogFiles(accessLogs, FIRST_LISTENER_FD + listeners.length);
     const proc = fork(childEntry, [], {
-      stdio: ['ignore', 'inherit', errorLog ?? 'inherit', 'ipc', ...listeners.map((l) => l.fd)],
+      stdio: ['ignore', 'inherit', errorLog ?? 'inherit', 'ipc', ...listeners.map((l) => l.fd), ...logs.stdio],
       serialization: 'advanced',
+      execArgv: [...process.execArgv, ...childExecArgv(settings.limitMemory)],
       ...(identity ?? {}),
     });
     if (proc.pid === undefined) {
@@ -94,11 +101,12 @@ export class ChildTable {
     proc.once('exit', (code, signal) => this.exited(child, code, signal));
     const start: MasterMessage = {
       type: 'start',
-      settings,
+      settings: { ...settings, accessLogFiles: logs.byPath },
       processSlot: slot,
       generation,
       listeners: listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, spec: l.spec })),
       scoreboardName: this.scoreboardName,
+      healthName: this.healthName,
       errorLogOnStderr: errorLog !== null,
     };
     proc.send(start);
@@ -123,15 +131,15 @@ export class ChildTable {
   }
 
   /** Stop a child now: SIGTERM, then SIGKILL after a short grace. */
-  terminate(child: Child): void {
+  terminate(child: Child, graceMs = KILL_GRACE_MS): void {
     if (child.proc.exitCode !== null || child.proc.signalCode !== null) return;
     child.state = 'stopping';
     this.scoreboard.setQuiescing(child.slot, true);
     child.proc.kill('SIGTERM');
-    child.timers.push(setTimeout(() => child.proc.kill('SIGKILL'), KILL_GRACE_MS));
+    child.timers.push(setTimeout(() => child.proc.kill('SIGKILL'), graceMs));
   }
 
-  private send(child: Child, m: MasterMessage): void {
+  send(child: Child, m: MasterMessage): void {
     if (child.proc.connected) child.proc.send(m);
   }
 }

@@ -2,8 +2,8 @@
 // start the children, then run the maintenance pass once a second and answer signals until
 // told to stop. It never parses HTTP and never accepts a connection.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Settings } from '../config/types';
+import { closeLogFiles, openAccessLogs, openErrorLog } from '../log/log-files';
 import { configureLogging, flushLogs, log, reopenLogs } from '../log/logger';
 import { mpmFor } from '../mpm';
 import { decide, newMaintenanceState } from '../mpm/maintenance';
@@ -12,9 +12,18 @@ import type { Mpm } from '../mpm/types';
 import type { Scoreboard } from '../shm/scoreboard';
 import { WorkerState } from '../shm/scoreboard';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
+import { memberKeys } from '../config/upstreams';
+import type { HealthTable } from '../shm/health';
+import { createHealthSegment, healthSegmentName, removeHealthSegment } from '../shm/health-segment';
 import { CHILD_FATAL_EXIT } from '../child/messages';
+import { MasterCounters } from '../limits/master-counters';
+import { applyFileLimit } from '../native/rlimits';
 import { ChildTable, describeExit } from './children';
 import type { Child, ChildExit } from './children';
+import { CrashPolicy, KILL_EXIT_GRACE_MS } from './crash-policy';
+import { HandOver } from './hand-over';
+import { MemoryWatch } from './memory-watch';
+import { ProcessLimit } from './process-limit';
 import { Listeners } from './listeners';
 import { removePidFile, writePidFile } from './pidfile';
 import { childIdentity } from './privileges';
@@ -22,18 +31,6 @@ import type { ChildIdentity } from './privileges';
 import { monotonicUsec, notify } from './systemd';
 
 export type LoadSettings = () => Settings;
-
-/**
- * As httpd's parent does, the master opens the ErrorLog file and its children write to that
- * descriptor (their stderr): a log owned by root, or in a directory only root may enter, stays
- * so under User/Group, and after a graceful restart the new generation writes to the file as it
- * is after logrotate. Null when the log is stderr, which children inherit anyway.
- */
-function openErrorLog(s: Settings): number | null {
-  if (s.errorLog === 'stderr' || s.errorLog === 'syslog') return null;
-  fs.mkdirSync(path.dirname(s.errorLog), { recursive: true });
-  return fs.openSync(s.errorLog, 'a', 0o644);
-}
 
 const MAINTENANCE_INTERVAL_MS = 1000;
 
@@ -44,10 +41,19 @@ export class Master {
   private readonly listeners = new Listeners();
   private readonly scoreboardName = scoreboardSegmentName(process.pid);
   private scoreboard!: Scoreboard;
+  private limitCounters!: MasterCounters;
+  private readonly healthName = healthSegmentName(process.pid);
+  private health!: HealthTable;
   private children!: ChildTable;
+  private memory!: MemoryWatch;
+  private handOver!: HandOver;
+  private readonly crashPolicy: CrashPolicy;
+  private readonly processLimit: ProcessLimit;
   private identity: ChildIdentity | null;
   /** The ErrorLog file, opened here for the children's stderr (null: they inherit ours). */
   private childErrorLog: number | null = null;
+  /** The CustomLog files, opened here and handed to the children (src/log/log-files.ts). */
+  private childAccessLogs = new Map<string, number>();
   private readonly maintenance: MaintenanceState = newMaintenanceState();
   private maintenanceTimer: NodeJS.Timeout | null = null;
   private stopping = false;
@@ -65,17 +71,23 @@ export class Master {
     this.settings = initial;
     this.mpm = mpmFor(initial.mpm);
     this.identity = childIdentity(initial.user, initial.group);
+    this.crashPolicy = new CrashPolicy(initial.crashRecoveryStrategy);
+    this.processLimit = new ProcessLimit(initial.limitProcesses);
   }
 
   /** Starts serving; resolves with the exit code once the master has stopped. */
   run(): Promise<number> {
     const s = this.settings;
+    applyFileLimit(s.limitFiles);
     this.listeners.update(s.listen, s.listenBacklog);
     this.scoreboard = createScoreboard(this.scoreboardName, s.serverLimit, s.threadLimit);
     this.scoreboard.masterPid = process.pid;
     this.scoreboard.startTime = this.scoreboard.restartTime = Date.now();
-    this.shareWithChildren();
+    this.limitCounters = new MasterCounters(s);
+    this.health = createHealthSegment(this.healthName);
+    this.health.assign(memberKeys(s.upstreams));
     try {
+      this.shareWithChildren();
       writePidFile(s.pidFile);
     } catch (err) {
       this.cleanup();
@@ -84,9 +96,21 @@ export class Master {
     this.children = new ChildTable(
       this.scoreboard,
       this.scoreboardName,
+      this.healthName,
       (e) => this.childExited(e),
       (c) => this.childReady(c),
     );
+    this.handOver = new HandOver({
+      spawn: () => this.spawn(),
+      setAside: (old) => this.scoreboard.setQuiescing(old.slot, true),
+      drain: (old) => this.children.graceful(old, this.settings.exitTimeout),
+    });
+    this.memory = new MemoryWatch(s, {
+      children: () => this.children.all(),
+      prune: (c) => this.children.send(c, { type: 'prune' }),
+      abort: (c) => this.children.send(c, { type: 'abort' }),
+      replace: (c) => this.handOver.begin(c),
+    });
     for (const w of s.warnings) log('config').warn(w);
     log('master').notice(
       { mpm: s.mpm, listen: s.listen.map((l) => l.text) },
@@ -104,9 +128,12 @@ export class Master {
   private shareWithChildren(): void {
     const s = this.settings;
     this.childErrorLog = openErrorLog(s);
+    this.childAccessLogs = openAccessLogs(s);
     fs.mkdirSync(s.runtimeDir, { recursive: true, mode: 0o755 });
     if (!this.identity) return;
     fs.chownSync(`/dev/shm${this.scoreboardName}`, this.identity.uid, this.identity.gid);
+    this.limitCounters.shareWith(this.identity.uid, this.identity.gid);
+    fs.chownSync(`/dev/shm${this.healthName}`, this.identity.uid, this.identity.gid);
     fs.chownSync(s.runtimeDir, this.identity.uid, this.identity.gid);
   }
 
@@ -127,6 +154,7 @@ export class Master {
   }
 
   private spawn(): Child | null {
+    if (!this.processLimit.allows(this.children.size, Date.now())) return null;
     const child = this.children.spawn(
       this.settings,
       this.generation,
@@ -134,6 +162,7 @@ export class Master {
       this.listeners.list(),
       this.identity,
       this.childErrorLog,
+      this.childAccessLogs,
     );
     if (child) log('master').debug({ child: child.pid, slot: child.slot, generation: this.generation }, 'child started');
     return child;
@@ -144,6 +173,7 @@ export class Master {
   }
 
   private childReady(child: Child): void {
+    this.handOver.ready(child);
     if (!this.readyOwed || child.generation !== this.generation) return;
     if (this.current().every((c) => c.ready)) {
       this.readyOwed = false;
@@ -153,6 +183,9 @@ export class Master {
 
   private childExited(e: ChildExit): void {
     const { child } = e;
+    this.memory.forget(child);
+    const owed = this.handOver.exited(child);
+    this.limitCounters.childExited(child.slot);
     const how = describeExit(e.code, e.signal);
     if (!e.expected) {
       log('master').error({ child: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} ${how}`);
@@ -168,10 +201,24 @@ export class Master {
       if (this.children.size === 0) this.finish(this.exitCode);
       return;
     }
-    // A child of the current generation that crashed or spent its MaxConnectionsPerChild is
-    // replaced at once, one for one; the maintenance pass handles every other change.
-    if (child.generation === this.generation && child.state === 'serving') this.spawn();
+    // A child of the current generation that spent its MaxConnectionsPerChild, or was replaced
+    // without a replacement started first, is replaced at once, one for one; a crashed one as
+    // CrashRecoveryStrategy says; the maintenance pass handles every other change.
+    if (!e.expected) this.recover(child);
+    else if (owed || (child.generation === this.generation && child.state === 'serving')) this.spawn();
     if (this.readyOwed) this.childReady(child);
+  }
+
+  /** CrashRecoveryStrategy: replace a crashed child (later, in a crash loop), or stop the server. */
+  private recover(child: Child): void {
+    const d = this.crashPolicy.crashed(child.pid, Date.now());
+    if (d.action === 'exit') {
+      this.stop(`the crash of child pid ${child.pid} (CrashRecoveryStrategy kill)`, 1, KILL_EXIT_GRACE_MS);
+      return;
+    }
+    if (child.generation !== this.generation) return;
+    if (d.delayMs === 0) this.spawn();
+    else this.crashPolicy.later(d.delayMs, () => this.spawn());
   }
 
   /** Once a second: keep the idle workers between the spare limits (httpd's idle maintenance). */
@@ -211,10 +258,12 @@ export class Master {
           { child: victim.pid, idle, max: limits.max },
           `${idle} idle ${limits.unit} > ${limits.unit === 'children' ? 'MaxSpareServers' : 'MaxSpareThreads'} ${limits.max}: retiring child pid ${victim.pid} gracefully`,
         );
-        this.children.graceful(victim, s.gracefulShutdownTimeout);
+        this.children.graceful(victim, s.exitTimeout);
         break;
       }
       case 'spawn': {
+        // A crash loop's back-off holds every start.
+        if (this.crashPolicy.holding(Date.now())) break;
         const msg =
           d.rate >= 8
             ? `server seems busy, (you may need to increase StartServers, ThreadsPerChild or ${spare}/Max), spawning ${d.count} children, there are around ${idle} idle ${limits.unit}, and ${active.length} active children`
@@ -269,12 +318,15 @@ export class Master {
     notify(`RELOADING=1\nMONOTONIC_USEC=${monotonicUsec()}`);
     let next: Settings;
     let errorLog: number | null = null;
+    let accessLogs = new Map<string, number>();
     try {
       next = this.keepFixedLimits(this.load());
       errorLog = openErrorLog(next);
+      accessLogs = openAccessLogs(next);
       this.listeners.update(next.listen, next.listenBacklog);
     } catch (err) {
       if (errorLog !== null) fs.closeSync(errorLog);
+      closeLogFiles(accessLogs);
       log('master').error(
         { signal, err: (err as Error).message },
         `${signal} received, but the new configuration is bad; keeping the running one`,
@@ -283,6 +335,12 @@ export class Master {
       return;
     }
     this.settings = next;
+    applyFileLimit(next.limitFiles);
+    this.memory.update(next);
+    this.processLimit.update(next.limitProcesses);
+    this.crashPolicy.reset(next.crashRecoveryStrategy);
+    // Before the new generation starts: its children look their members up in the table.
+    this.health.assign(memberKeys(next.upstreams));
     this.mpm = mpmFor(next.mpm);
     this.identity = childIdentity(next.user, next.group);
     configureLogging(next);
@@ -290,6 +348,8 @@ export class Master {
     // Children already started keep their own copy of the old descriptor.
     if (this.childErrorLog !== null) fs.closeSync(this.childErrorLog);
     this.childErrorLog = errorLog;
+    closeLogFiles(this.childAccessLogs);
+    this.childAccessLogs = accessLogs;
     for (const w of next.warnings) log('config').warn(w);
     const old = this.children.all().filter((c) => c.generation === this.generation);
     this.generation++;
@@ -301,7 +361,7 @@ export class Master {
       graceful ? 'Graceful restart requested, doing restart' : 'SIGHUP received.  Attempting to restart',
     );
     for (const c of old) {
-      if (graceful) this.children.graceful(c, next.gracefulShutdownTimeout);
+      if (graceful) this.children.graceful(c, next.exitTimeout);
       else this.children.terminate(c);
     }
     this.startGeneration();
@@ -324,24 +384,24 @@ export class Master {
   }
 
   /** TERM/INT: stop now; children get a short grace, then are killed. */
-  private stop(reason: string, exitCode = 0): void {
+  private stop(reason: string, exitCode = 0, killGraceMs?: number): void {
     if (this.stopping) return;
     this.stopping = true;
     this.exitCode = exitCode;
     log('master').notice({ reason }, `caught ${reason}, shutting down`);
     notify('STOPPING=1');
-    for (const c of this.children.all()) this.children.terminate(c);
+    for (const c of this.children.all()) this.children.terminate(c, killGraceMs);
     if (this.children.size === 0) this.finish(exitCode);
   }
 
-  /** WINCH: stop accepting, let every child drain up to GracefulShutdownTimeout, then exit. */
+  /** WINCH: stop accepting, let every child drain up to ExitTimeout (Settings.exitTimeout), then exit. */
   private gracefulStop(): void {
     if (this.stopping) return;
     this.stopping = true;
     log('master').notice('caught SIGWINCH, shutting down gracefully');
     notify('STOPPING=1');
     this.listeners.closeAll();
-    for (const c of this.children.all()) this.children.graceful(c, this.settings.gracefulShutdownTimeout);
+    for (const c of this.children.all()) this.children.graceful(c, this.settings.exitTimeout);
     if (this.children.size === 0) this.finish(0);
   }
 
@@ -354,10 +414,16 @@ export class Master {
 
   private cleanup(): void {
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    this.memory?.stop();
+    this.crashPolicy.reset(this.settings.crashRecoveryStrategy);
     if (this.childErrorLog !== null) fs.closeSync(this.childErrorLog);
     this.childErrorLog = null;
+    closeLogFiles(this.childAccessLogs);
+    this.childAccessLogs.clear();
     this.listeners.closeAll();
     removeScoreboard(this.scoreboardName);
+    this.limitCounters?.remove();
+    removeHealthSegment(this.healthName);
     removePidFile(this.settings.pidFile);
   }
 }

@@ -1,7 +1,10 @@
 // -X: one process, no children: the master serves itself through its MPM, for debugging.
 import type { Settings } from '../config/types';
 import { flushLogs, log } from '../log/logger';
+import { MasterCounters } from '../limits/master-counters';
 import { mpmFor } from '../mpm';
+import { memberKeys } from '../config/upstreams';
+import { createHealthSegment, healthSegmentName, removeHealthSegment, useHealthSegment } from '../shm/health-segment';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
 import { Listeners } from './listeners';
 import { removePidFile, writePidFile } from './pidfile';
@@ -13,6 +16,10 @@ export async function runSingleProcess(s: Settings): Promise<number> {
   const scoreboard = createScoreboard(name, s.serverLimit, s.threadLimit);
   scoreboard.masterPid = process.pid;
   scoreboard.startTime = scoreboard.restartTime = Date.now();
+  const limitCounters = new MasterCounters(s);
+  const healthName = healthSegmentName(process.pid);
+  createHealthSegment(healthName).assign(memberKeys(s.upstreams));
+  useHealthSegment(healthName);
   const mpm = mpmFor(s.mpm);
   scoreboard.claimProcess(0, process.pid, 0, mpm.slotsPerChild(s));
   writePidFile(s.pidFile);
@@ -20,6 +27,8 @@ export async function runSingleProcess(s: Settings): Promise<number> {
     const finish = () => {
       listeners.closeAll();
       removeScoreboard(name);
+      limitCounters.remove();
+      removeHealthSegment(healthName);
       removePidFile(s.pidFile);
       log('master').notice('mpmproxy stopped');
       flushLogs();

@@ -4,6 +4,7 @@
 // child that has accepted the fewest (fair share by connections accepted).
 import { localBudget } from '../child/connection-budget';
 import { serve } from '../child/serve';
+import { pruneEventLoop } from '../limits/memory-child';
 import { withinFairShare } from './fair-share';
 import type { ChildContext, ChildRunner, Mpm } from './types';
 import type { Settings } from '../config/types';
@@ -45,6 +46,9 @@ export function runnerOf(serving: ReturnType<typeof serve>): ChildRunner {
     async stop() {
       serving.server.closeAll('stop');
       await serving.close();
+    },
+    prune() {
+      pruneEventLoop(serving.server);
     },
   };
 }

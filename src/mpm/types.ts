@@ -18,10 +18,12 @@ export interface ChildContext {
 
 /** A running child's serving loop. */
 export interface ChildRunner {
-  /** Stop accepting; resolves when every connection has ended (bounded by GracefulShutdownTimeout). */
+  /** Stop accepting; resolves when every connection has ended (bounded by ExitTimeout). */
   graceful(): Promise<void>;
   /** Close every connection now. */
   stop(): Promise<void>;
+  /** The memory redline: drop what each event loop can spare (src/limits/memory-child.ts). */
+  prune(): void;
 }
 
 /** What the once-a-second maintenance pass counts idle, and against which limits. */

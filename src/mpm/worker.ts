@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { Settings } from '../config/types';
 import { log } from '../log/logger';
 import type { ChildContext, ChildRunner, Mpm } from './types';
-import type { ThreadData, ThreadMessage } from '../child/thread';
+import type { ParentMessage, ThreadData, ThreadMessage } from '../child/thread';
 
 const maxChildren = (s: Settings) => Math.min(s.serverLimit, Math.floor(s.maxRequestWorkers / s.threadsPerChild));
 
@@ -53,6 +53,10 @@ export const worker: Mpm = {
             }),
         ),
       ).then(() => undefined);
-    return { graceful: () => ask('graceful'), stop: () => ask('stop') };
+    return {
+      graceful: () => ask('graceful'),
+      stop: () => ask('stop'),
+      prune: () => threads.forEach((w) => w.postMessage({ type: 'prune' } satisfies ParentMessage)),
+    };
   },
 };

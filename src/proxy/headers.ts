@@ -1,55 +1,210 @@
-// Header rules of a reverse proxy (RFC 9110 §7.6.1): hop-by-hop headers stop here, and the
-// backend learns who the client was through X-Forwarded-* and Via.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+// Header rules of a reverse proxy (RFC 9110 §7.6): hop-by-hop headers stop here in both
+// directions; the backend learns who the client was from X-Forwarded-* and Via, and believes
+// what earlier proxies said only from clients in ProxyTrustedAddresses; backend URLs in
+// redirects become this server's (ProxyPassReverse).
+//
+// Headers are copied as flat name/value lists, names as the peer wrote them. A name is lower-
+// cased only when its length is that of a header with a rule, so most are copied untouched.
+import type http from 'node:http';
+import type { ProxyPlan } from './route-plan';
 
-const hopByHop = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const PASS = 0;
+const DROP = 1;
+const FORWARDING = 2;
+const CONNECTION = 3;
+const URL_VALUE = 4;
+const TRAILER = 5;
+const LENGTH = 6;
 
-/** Names listed in a Connection header are hop-by-hop too. */
-function connectionListed(value: string | string[] | undefined): Set<string> | null {
-  if (!value) return null;
-  const list = Array.isArray(value) ? value.join(',') : value;
-  const names = new Set<string>();
-  for (const token of list.split(',')) {
-    const name = token.trim().toLowerCase();
-    if (name) names.add(name);
-  }
-  return names;
+type Role = typeof PASS | typeof DROP | typeof FORWARDING | typeof CONNECTION | typeof URL_VALUE | typeof TRAILER | typeof LENGTH;
+
+interface RoleTable {
+  byName: Map<string, Role>;
+  /** byLength[n] is 1 when some name in byName has n characters. */
+  byLength: Uint8Array;
 }
 
-export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = connectionListed(headers.connection);
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) {
-    if (hopByHop.has(name) || listed?.has(name)) continue;
-    const value = headers[name];
-    if (value !== undefined) out[name] = value;
-  }
-  return out;
+function roleTable(entries: Record<string, Role>): RoleTable {
+  const byName = new Map(Object.entries(entries));
+  const byLength = new Uint8Array(32);
+  for (const name of byName.keys()) byLength[name.length] = 1;
+  return { byName, byLength };
 }
 
-export interface ForwardedFacts {
-  clientAddress: string;
+const requestRoles = roleTable({
+  connection: DROP,
+  'keep-alive': DROP,
+  'proxy-connection': DROP,
+  // Credentials for this proxy, not for the backend.
+  'proxy-authorization': DROP,
+  te: DROP,
+  // Request trailers are not relayed (undici cannot send them), so neither is their announcement.
+  trailer: DROP,
+  'transfer-encoding': DROP,
+  upgrade: DROP,
+  // 100-continue is answered here, when the request is on its way to a backend.
+  expect: DROP,
+  // The backend's own (or with ProxyPreserveHost the client's) is added once, at the end.
+  host: DROP,
+  forwarded: FORWARDING,
+});
+
+const responseRoles = roleTable({
+  connection: CONNECTION,
+  'keep-alive': DROP,
+  'proxy-connection': DROP,
+  'proxy-authenticate': DROP,
+  te: DROP,
+  'transfer-encoding': DROP,
+  upgrade: DROP,
+  location: URL_VALUE,
+  'content-location': URL_VALUE,
+  uri: URL_VALUE,
+  trailer: TRAILER,
+  'content-length': LENGTH,
+});
+
+function roleOf(table: RoleTable, name: string): Role {
+  if (name.length < 32 && table.byLength[name.length] === 1) {
+    const role = table.byName.get(name.toLowerCase());
+    if (role !== undefined) return role;
+  }
+  return PASS;
+}
+
+/** X-Forwarded-For, -Host, -Proto, -Server, -Port, -Prefix ...: checked by its first letters first. */
+function isXForwarded(name: string): boolean {
+  return (
+    name.length > 12 &&
+    (name.charCodeAt(0) | 0x20) === 0x78 &&
+    name.charCodeAt(1) === 0x2d &&
+    (name.charCodeAt(2) | 0x20) === 0x66 &&
+    name.toLowerCase().startsWith('x-forwarded-')
+  );
+}
+
+/** Header names a Connection header lists beyond close and keep-alive (hop-by-hop too), or null. */
+function connectionListed(value: string | undefined): string[] | null {
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return null;
+  const names = value
+    .toLowerCase()
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive');
+  return names.length === 0 ? null : names;
+}
+
+const join = (prior: string | undefined, value: string): string => (prior === undefined ? value : `${prior}, ${value}`);
+
+/** What the backend is told about the client, besides the client's own headers. */
+export interface ClientFacts {
+  /** The client's address, IPv4-mapped IPv6 written as IPv4. */
+  address: string;
+  /** Whether the client's address is in ProxyTrustedAddresses (asked only when it matters). */
+  trusted(): boolean;
   proto: 'http' | 'https';
+  /** The Host header the client sent. */
   host: string | undefined;
 }
 
-export const VIA = '1.1 mpmproxy';
+/**
+ * The headers the backend gets: the client's end-to-end ones; X-Forwarded-* and Forwarded only
+ * from a trusted client (and then extended with ours), never from another; then Host and Via.
+ */
+export function backendRequestHeaders(req: http.IncomingMessage, plan: ProxyPlan, client: ClientFacts, backendHost: string): string[] {
+  const raw = req.rawHeaders;
+  const listed = connectionListed(req.headers.connection);
+  const out: string[] = [];
+  let forwarding: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const role = isXForwarded(name) ? FORWARDING : roleOf(requestRoles, name);
+    if (role === FORWARDING) (forwarding ??= []).push(name, raw[i + 1]);
+    else if (role === PASS && (listed === null || !listed.includes(name.toLowerCase()))) out.push(name, raw[i + 1]);
+  }
+  if (forwarding !== null && client.trusted()) addForwarding(out, forwarding, plan, client);
+  else if (plan.addHeaders) addForwarding(out, null, plan, client);
+  out.push('Host', plan.preserveHost && client.host !== undefined ? client.host : backendHost, 'Via', plan.via(req));
+  return out;
+}
 
-export function addForwarded(out: OutgoingHttpHeaders, f: ForwardedFacts): void {
-  const prior = out['x-forwarded-for'];
-  out['x-forwarded-for'] = prior ? `${String(prior)}, ${f.clientAddress}` : f.clientAddress;
-  out['x-forwarded-proto'] = f.proto;
-  if (f.host) out['x-forwarded-host'] = f.host;
-  const via = out.via;
-  out.via = via ? `${String(via)}, ${VIA}` : VIA;
+/** Copies a trusted client's forwarding headers, each of ours appended to its own kind. */
+function addForwarding(out: string[], prior: string[] | null, plan: ProxyPlan, client: ClientFacts): void {
+  let xff: string | undefined;
+  let host: string | undefined;
+  let proto: string | undefined;
+  let server: string | undefined;
+  for (let i = 0; prior !== null && i < prior.length; i += 2) {
+    const name = prior[i];
+    const value = prior[i + 1];
+    const kind = plan.addHeaders ? name.toLowerCase() : '';
+    if (kind === 'x-forwarded-for') xff = join(xff, value);
+    else if (kind === 'x-forwarded-host') host = join(host, value);
+    else if (kind === 'x-forwarded-proto') proto = join(proto, value);
+    else if (kind === 'x-forwarded-server') server = join(server, value);
+    else out.push(name, value);
+  }
+  if (!plan.addHeaders) return;
+  out.push('X-Forwarded-For', join(xff, client.address), 'X-Forwarded-Proto', join(proto, client.proto));
+  if (client.host !== undefined) out.push('X-Forwarded-Host', join(host, client.host));
+  else if (host !== undefined) out.push('X-Forwarded-Host', host);
+  out.push('X-Forwarded-Server', join(server, plan.serverName));
+}
+
+/** Where a response is going, for the rules that depend on it. */
+export interface ResponseTarget {
+  req: http.IncomingMessage;
+  /** The client's Host header and whether it came over TLS, for ProxyPassReverse. */
+  clientHost: string;
+  encrypted: boolean;
+  /** Whether the client response can be chunked, the only framing that carries trailers. */
+  chunkable: boolean;
+}
+
+/** The headers the client gets from the backend's raw ones: end-to-end only, URLs mapped back, Via added. */
+export function clientResponseHeaders(raw: Buffer[], plan: ProxyPlan, to: ResponseTarget): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  let trailerAt = -1;
+  let hasLength = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    const role = roleOf(responseRoles, name);
+    if (role === DROP) continue;
+    let value = raw[i + 1].toString('latin1');
+    if (role === CONNECTION) {
+      connection = join(connection, value);
+      continue;
+    }
+    if (role === URL_VALUE && plan.reverse !== null) value = plan.reverse.map(value, to.encrypted, to.clientHost);
+    else if (role === TRAILER) trailerAt = out.length;
+    else if (role === LENGTH) hasLength = true;
+    out.push(name, value);
+  }
+  // Node refuses a Trailer header on a response it will not chunk (and the trailers would be lost).
+  if (trailerAt >= 0 && (hasLength || !to.chunkable)) out.splice(trailerAt, 2);
+  const listed = connectionListed(connection);
+  if (listed !== null) dropNames(out, listed);
+  out.push('Via', plan.via(to.req));
+  return out;
+}
+
+function dropNames(out: string[], names: readonly string[]): void {
+  for (let i = out.length - 2; i >= 0; i -= 2) if (names.includes(out[i].toLowerCase())) out.splice(i, 2);
+}
+
+const text = (b: Buffer | string): string => (typeof b === 'string' ? b : b.toString('latin1'));
+
+/** Trailers as Node's addTrailers takes them. */
+export function trailerPairs(raw: ReadonlyArray<Buffer | string>): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (let i = 0; i < raw.length; i += 2) pairs.push([text(raw[i]), text(raw[i + 1])]);
+  return pairs;
+}
+
+/** The Link values of a 103 Early Hints. */
+export function linkValues(raw: Buffer[]): string[] {
+  const links: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toString('latin1').toLowerCase() === 'link') links.push(raw[i + 1].toString('latin1'));
+  return links;
 }

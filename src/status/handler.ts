@@ -8,7 +8,15 @@ import { serverVersion } from '../version';
 import { renderStatusAuto, renderStatusHtml } from './server-status';
 import type { StatusInfo } from './server-status';
 
-export function createStatusHandler(settings: Settings, scoreboard: Scoreboard) {
+/** What other parts add to the page: lines of their counters, and a say on a page's size. */
+export interface StatusExtras {
+  /** `Key: value` lines (StatusInfo.extra). */
+  lines(): string[];
+  /** Called with the page built whole in memory; true when it answered instead. */
+  refuseBufferedBody(res: http.ServerResponse, bytes: number): boolean;
+}
+
+export function createStatusHandler(settings: Settings, scoreboard: Scoreboard, extras?: StatusExtras) {
   const mpm = mpmFor(settings.mpm);
   const hostname = os.hostname();
   return (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -26,9 +34,11 @@ export function createStatusHandler(settings: Settings, scoreboard: Scoreboard) 
       restartTime: scoreboard.restartTime,
       now: Date.now(),
       hostname,
+      extra: extras?.lines(),
     };
     const auto = /[?&]auto(&|=|$)/.test(req.url ?? '');
     const body = auto ? renderStatusAuto(scoreboard, info) : renderStatusHtml(scoreboard, info);
+    if (extras?.refuseBufferedBody(res, Buffer.byteLength(body))) return;
     res.writeHead(200, {
       'content-type': auto ? 'text/plain; charset=utf-8' : 'text/html; charset=utf-8',
       'cache-control': 'no-store',

@@ -29,6 +29,8 @@ export interface StatusInfo {
   restartTime: number;
   now: number;
   hostname?: string;
+  /** `Key: value` lines other parts add (the limits' counters), shown in both formats. */
+  extra?: readonly string[];
 }
 
 /** mod_status's words for each state character, in its order. */
@@ -97,6 +99,7 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     `ConnsTotal: ${s.openConnections}`,
     `ConnsAsyncKeepAlive: ${s.keepAliveIdle}`,
     `Scoreboard: ${s.scoreboard}`,
+    ...(info.extra ?? []).map(oneLine),
   );
   for (const p of processRows(scoreboard)) {
     lines.push(
@@ -139,6 +142,7 @@ export function renderStatusHtml(scoreboard: Scoreboard, info: StatusInfo): stri
         `${formatBytes(f.bytesPerReq)}/request`,
     ),
     dt(`${s.busyWorkers} requests currently being processed, ${s.idleWorkers} idle workers`),
+    ...(info.extra ?? []).map((line) => dt(escapeHtml(line))),
     '</dl>',
     processTable(processRows(scoreboard)),
     `<pre>${scoreboardRows(s.scoreboard)}</pre>`,

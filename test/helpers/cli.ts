@@ -160,9 +160,10 @@ export class RawConnection {
     );
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+  /** `localAddress` picks the client's own address (127.0.0.2 is another client of 127.0.0.1). */
+  static open(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host }, () => resolve(new RawConnection(socket)));
+      const socket = net.connect({ port, host, localAddress }, () => resolve(new RawConnection(socket)));
       socket.once('error', reject);
     });
   }

@@ -1,0 +1,141 @@
+// The access log of one serving event loop (a child's main thread or one of its worker
+// threads): which CustomLogs a request goes to, the Exchange record of it, and the writers.
+// A virtual host with CustomLogs of its own logs there only; the others use the main
+// server's, as in httpd.
+import fs from 'node:fs';
+import type http from 'node:http';
+import type net from 'node:net';
+import os from 'node:os';
+import { routesFor } from '../child/router';
+import type { AccessLogSpec, Route, Settings } from '../config/types';
+import type { CountedResponse } from './counted-response';
+import type { Exchange } from './exchange';
+import { jsonFormat } from './json-format';
+import { compileLogFormat, type LineFormat } from './log-format';
+import { LogWriter } from './log-writer';
+
+interface CompiledLog {
+  writer: LogWriter;
+  line: LineFormat;
+}
+
+interface HostLogs {
+  serverName: string;
+  logs: CompiledLog[];
+}
+
+/** ServerName without its scheme and port, as %v shows it. */
+function canonicalName(serverName: string | null | undefined): string {
+  if (!serverName) return os.hostname();
+  return serverName.replace(/^https?:\/\//, '').replace(/:\d+$/, '');
+}
+
+export class AccessLog {
+  private constructor(
+    /** Null when every request logs alike, so no request pays for choosing a host twice. */
+    private readonly hostPicker: Settings | null,
+    /** The main server's logs, then each virtual host's, as numbered by hostPicker's markers. */
+    private readonly hosts: HostLogs[],
+    private readonly writers: LogWriter[],
+  ) {}
+
+  /** Null when nothing is logged, so the connection server skips logging altogether. */
+  static create(settings: Settings): AccessLog | null {
+    const specs = [settings.accessLogs, ...settings.virtualHosts.map((h) => h.accessLogs)];
+    if (specs.every((list) => list.length === 0)) return null;
+    const writers = new Map<string, LogWriter>();
+    const formats = new Map<string, { line: LineFormat; usesServerName: boolean }>();
+    let usesServerName = false;
+    const compile = (list: AccessLogSpec[]): CompiledLog[] =>
+      list.map((spec) => {
+        let writer = writers.get(spec.target);
+        if (!writer) {
+          writer = new LogWriter(descriptor(settings, spec.target), spec.target);
+          writers.set(spec.target, writer);
+        }
+        const key = spec.format.kind === 'json' ? '' : spec.format.text;
+        let format = formats.get(key);
+        if (!format) {
+          format = spec.format.kind === 'json' ? { line: jsonFormat(), usesServerName: true } : compileLogFormat(spec.format.text);
+          formats.set(key, format);
+        }
+        usesServerName ||= format.usesServerName;
+        return { writer, line: format.line };
+      });
+    const hosts: HostLogs[] = [
+      { serverName: canonicalName(settings.serverName), logs: compile(settings.accessLogs) },
+      ...settings.virtualHosts.map((h) => ({ serverName: canonicalName(h.serverName ?? settings.serverName), logs: compile(h.accessLogs) })),
+    ];
+    const own = JSON.stringify(settings.accessLogs);
+    const differ = settings.virtualHosts.some((h) => JSON.stringify(h.accessLogs) !== own);
+    const pick = settings.virtualHosts.length > 0 && (differ || usesServerName);
+    return new AccessLog(pick ? hostPicker(settings) : null, hosts, [...writers.values()]);
+  }
+
+  /** A request whose response has ended (or whose connection broke). */
+  request(req: http.IncomingMessage, res: http.ServerResponse, durationUs: number, bytesOut: number): void {
+    const socket = req.socket;
+    const host = this.hostOf(socket, req.headers.host);
+    if (host.logs.length === 0) return;
+    const x: Exchange = {
+      req,
+      res,
+      socket,
+      status: res.statusCode,
+      startMs: Date.now() - durationUs / 1000,
+      durationUs,
+      bytesOut,
+      // The server is created with CountedResponse whenever there is an access log.
+      bodyBytes: (res as CountedResponse).bodyBytes,
+      serverName: host.serverName,
+      connection: res.writableFinished ? (res.shouldKeepAlive ? '+' : '-') : 'X',
+    };
+    for (const l of host.logs) l.writer.write(l.line(x));
+  }
+
+  /** A request Node's parser refused and the server answered itself (400, 408, 431). */
+  refused(socket: net.Socket, status: number, bytesOut: number): void {
+    const host = this.hostOf(socket, undefined);
+    const x: Exchange = {
+      req: null,
+      res: null,
+      socket,
+      status,
+      startMs: Date.now(),
+      durationUs: 0,
+      bytesOut,
+      bodyBytes: 0,
+      serverName: host.serverName,
+      connection: '-',
+    };
+    for (const l of host.logs) l.writer.write(l.line(x));
+  }
+
+  /** Writes out what is buffered; resolves when it is written (end of a graceful drain). */
+  async close(): Promise<void> {
+    await Promise.all(this.writers.map((w) => w.close()));
+  }
+
+  private hostOf(socket: net.Socket, hostHeader: string | undefined): HostLogs {
+    if (this.hostPicker === null) return this.hosts[0];
+    const [marker] = routesFor(this.hostPicker, socket.localAddress, socket.localPort, hostHeader);
+    return this.hosts[Number(marker.prefix)];
+  }
+}
+
+/**
+ * The handler's choice of virtual host, made by the router itself: `settings` with the main
+ * server's routes replaced by one route numbered 0 and each virtual host's by one numbered
+ * 1, 2, ..., so routesFor() answers with the number of the host it picked.
+ */
+function hostPicker(settings: Settings): Settings {
+  const marker = (n: number): Route[] => [{ prefix: String(n), kind: 'page' }];
+  return { ...settings, routes: marker(0), virtualHosts: settings.virtualHosts.map((h, i) => ({ ...h, routes: marker(i + 1) })) };
+}
+
+/** The descriptor the master opened for this CustomLog, or one opened here when this process
+ * was not started by a master (-X). */
+function descriptor(settings: Settings, target: string): number {
+  if (target === 'stderr') return 2;
+  return settings.accessLogFiles?.[target] ?? fs.openSync(target, 'a', 0o644);
+}

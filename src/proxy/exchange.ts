@@ -1,0 +1,202 @@
+// One proxied request in flight: the undici handler that relays the backend's answer to the
+// client. Nothing is buffered: each chunk is written as it arrives and the backend is paused
+// while the client cannot take more; the client's Expect: 100-continue is answered once the
+// request is being written to a backend; response headers go out at once even when no body
+// follows yet (Server-Sent Events, long polling).
+//
+// It implements the handler interface undici 7's clients call themselves (onConnect ...
+// onComplete). The controller interface is a wrapper around it that builds a header object for
+// every response and its trailers, which a relay would only take apart again.
+import type http from 'node:http';
+import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Dispatcher } from 'undici';
+import { log } from '../log/logger';
+import { clientResponseHeaders, linkValues, trailerPairs, type ClientFacts, type ResponseTarget } from './headers';
+import { describeFailure } from './hints';
+import type { ProxyPlan } from './route-plan';
+import type { Outcome, Upstream, UpstreamMember } from './upstream';
+
+const kExchange = Symbol('exchange');
+type ExchangeResponse = http.ServerResponse & { [kExchange]?: Exchange };
+
+// Listeners shared by every exchange, so a request adds no closures.
+function onResponseClose(this: ExchangeResponse): void {
+  this[kExchange]?.abandon();
+}
+
+function onResponseDrain(this: ExchangeResponse): void {
+  this[kExchange]?.drained();
+}
+
+/** Exchanges whose response headers were written with no body yet: flushed once the current
+ * backend read is handled, so a first chunk that came with them still shares their packet. */
+const awaitingFlush: Exchange[] = [];
+
+function flushHeaders(): void {
+  for (const exchange of awaitingFlush) exchange.flushHeaders();
+  awaitingFlush.length = 0;
+}
+
+/** Why a backend request is aborted when the client side ended first. */
+const clientGone = new Error('the client closed the connection');
+
+/** Stops a request that is waiting for or streaming to a backend, once its client connection
+ * answered for it another way (llhttp refused the rest of the request). */
+export function abandonExchange(res: http.ServerResponse): void {
+  (res as ExchangeResponse)[kExchange]?.abandon();
+}
+
+const WAITING = 0;
+const RELAYING = 1;
+const DONE = 2;
+
+export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, ResponseTarget {
+  readonly address: string;
+  readonly proto: 'http' | 'https';
+  readonly encrypted: boolean;
+  readonly host: string | undefined;
+  chunkable = false;
+  private abortBackend: ((err?: Error) => void) | null = null;
+  private resumeBackend: (() => void) | null = null;
+  private state = WAITING;
+  private settled = false;
+  /** The client side ended the exchange: it went away, or its request turned out malformed. */
+  private abandoned = false;
+  private bodyStarted = false;
+
+  constructor(
+    readonly req: http.IncomingMessage,
+    private readonly res: ExchangeResponse,
+    /** Taken now: undici detaches req.socket once it has sent the body. */
+    private readonly socket: net.Socket,
+    private readonly plan: ProxyPlan,
+    private readonly upstream: Upstream,
+    private readonly member: UpstreamMember,
+    private expectContinue: boolean,
+  ) {
+    const address = socket.remoteAddress ?? '';
+    this.address = address.startsWith('::ffff:') ? address.slice(7) : address;
+    this.encrypted = (socket as TLSSocket).encrypted === true;
+    this.proto = this.encrypted ? 'https' : 'http';
+    this.host = req.headers.host;
+    res[kExchange] = this;
+    res.on('close', onResponseClose);
+    res.on('drain', onResponseDrain);
+  }
+
+  get clientHost(): string {
+    return this.host ?? this.plan.serverName;
+  }
+
+  trusted(): boolean {
+    return this.plan.trusts(this.socket);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.abandoned) {
+      abort(clientGone);
+      return;
+    }
+    this.abortBackend = abort;
+    if (this.expectContinue) {
+      this.expectContinue = false;
+      this.res.writeContinue();
+    }
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) {
+      this.informational(statusCode, headers);
+      return true;
+    }
+    const res = this.res;
+    this.state = RELAYING;
+    this.resumeBackend = resume;
+    this.chunkable = res.useChunkedEncodingByDefault && this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
+    res.writeHead(statusCode, statusText || undefined, clientResponseHeaders(headers, this.plan, this));
+    if (awaitingFlush.push(this) === 1) queueMicrotask(flushHeaders);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.bodyStarted = true;
+    return this.res.write(chunk);
+  }
+
+  // undici passes the raw trailer lines here, Buffers like the headers, whatever its types say.
+  onComplete(trailers: ReadonlyArray<Buffer | string> | null): void {
+    this.state = DONE;
+    this.settle('ok');
+    if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailerPairs(trailers));
+    this.res.end();
+  }
+
+  onError(err: Error): void {
+    const res = this.res;
+    this.state = DONE;
+    const failure = describeFailure(err, this.member, this.plan.timeoutText);
+    const backend = this.member.name;
+    if (this.abandoned || this.socket.destroyed) {
+      // Not the backend's doing, unless it could not even be reached.
+      this.settle(failure.outcome === 'connect-failure' ? failure.outcome : 'ok');
+      if (!this.abandoned) {
+        log('proxy').info({ backend, url: this.req.url }, `client closed the connection before the response was complete; request to ${backend} aborted`);
+      }
+      return;
+    }
+    this.settle(failure.outcome);
+    const fields = { backend, url: this.req.url, code: failure.code, hint: failure.hint };
+    if (res.headersSent) {
+      // Too late for a status: cutting the connection is how the client learns the body is short.
+      log('proxy').error(fields, `${backend}: ${failure.cause}, after the response began; client connection cut`);
+      res.destroy();
+      return;
+    }
+    log('proxy').error({ ...fields, status: failure.status }, `${backend}: ${failure.cause}; answering ${failure.status}`);
+    // Otherwise Node would read and discard the rest of the request body before the next request.
+    if (!this.req.complete) res.shouldKeepAlive = false;
+    res.writeHead(failure.status, ['Content-Type', 'text/plain']);
+    res.end(failure.status === 504 ? '504 Gateway Timeout\n' : '502 Bad Gateway\n');
+  }
+
+  /** The client side ended first: nothing more goes to the backend and its answer is dropped. */
+  abandon(): void {
+    if (this.abandoned || this.state === DONE) return;
+    this.abandoned = true;
+    this.abortBackend?.(clientGone);
+  }
+
+  drained(): void {
+    this.resumeBackend?.();
+  }
+
+  flushHeaders(): void {
+    if (this.state === RELAYING && !this.bodyStarted && !this.res.writableEnded) this.res.flushHeaders();
+  }
+
+  private settle(outcome: Outcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.upstream.done(this.member, outcome);
+  }
+
+  /** 103 Early Hints and 102 Processing have a Node API to pass them on; other 1xx are dropped. */
+  private informational(statusCode: number, headers: Buffer[]): void {
+    const { req, res } = this;
+    // An HTTP/1.0 client gets no 1xx (RFC 9110 §15.2).
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return;
+    if (statusCode === 102) {
+      res.writeProcessing();
+      return;
+    }
+    const link = statusCode === 103 ? linkValues(headers) : [];
+    if (link.length === 0) return;
+    try {
+      res.writeEarlyHints({ link });
+    } catch (err) {
+      // Node checks Link values; the final response still goes through without the hints.
+      log('proxy').debug({ backend: this.member.name, err: (err as Error).message }, '103 Early Hints not relayed');
+    }
+  }
+}
