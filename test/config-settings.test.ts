@@ -69,11 +69,37 @@ describe('the embedded configuration', () => {
       serverName: null,
       errorLog: 'stderr',
       logLevel: { level: 'notice', modules: {} },
+      accessLogs: [],
       routes: [
         { prefix: '/server-status', kind: 'status' },
         { prefix: '/', kind: 'page' },
       ],
       virtualHosts: [],
+      upstreams: {
+        dnsCacheTimeout: 3_600_000,
+        backends: [
+          {
+            name: 'http://127.0.0.1:8081',
+            origin: 'http://127.0.0.1:8081',
+            key: 'http://127.0.0.1:8081',
+            max: 64,
+            timeout: 60_000,
+            connectTimeout: 60_000,
+            ttl: null,
+            tcpKeepAlive: false,
+            disableReuse: false,
+            retry: 60_000,
+            dnsTtl: 3_600_000,
+            loadFactor: 1,
+            route: '',
+            status: { standby: false, stopped: false, drain: false, ignoreErrors: false },
+            health: null,
+            tls: null,
+            remote: null,
+          },
+        ],
+        balancers: [],
+      },
       warnings: [],
     });
   });
@@ -311,12 +337,14 @@ describe('routes', () => {
           { prefix: '/app', kind: 'proxy', target: 'http://127.0.0.1:3000/' },
           { prefix: '/', kind: 'proxy', target: 'http://a-backend/' },
         ],
+        accessLogs: [],
       },
       {
         addresses: ['127.0.0.1:8080', '[::1]:8080'],
         serverName: null,
         serverAliases: [],
         routes: settingsOf(config).routes,
+        accessLogs: [],
       },
     ]);
   });

@@ -1,7 +1,7 @@
 // LimitMemory and MemoryPolicy on a running daemon. A child grows the way a proxy does under
 // load: connections whose requests carry 12 KB headers and wait at the backend. The limit is set
-// at the idle child's RSS plus HEADROOM; the first batch of held requests takes the child past
-// the redline (85%), the second over the limit.
+// at the idle child's RSS plus HEADROOM; a first batch of held requests takes the child past
+// the redline (85%), more of them over the limit.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import { heapLimitMb } from '../src/limits/memory';
 import type { Daemon, LogLine } from './helpers/daemon';
 import { request } from './helpers/daemon';
 import { heapLimitFlag, holdRequests, idleKeepAlive, limitAboveIdle, MiB, procLimit, tally } from './helpers/memory';
+import type { Held } from './helpers/memory';
 import type { GateBackend } from './helpers/mpm';
 import { childPidsOf, describeFailures, isAlive, launch, launchBackend, launchGate, logText, startLoad, waitFor } from './helpers/mpm';
 
@@ -17,8 +18,8 @@ const HEADROOM = 32 * MiB;
 const HEADER_BYTES = 12_000;
 /** About 20 MB: past the redline, under the limit. */
 const FIRST_BATCH = 400;
-/** With the first, about 40 MB: over the limit. */
-const SECOND_BATCH = 600;
+/** More than enough to take the child over its limit with the first batch. */
+const PUSH_MOST = 1500;
 
 const STATUS = '<Location /server-status>\n SetHandler server-status\n</Location>';
 
@@ -48,18 +49,25 @@ function linesAbout(daemon: Daemon, child: number, msg: RegExp): LogLine[] {
   return daemon.log().filter(about(child, msg));
 }
 
-/**
- * The first batch all reached the child (its requests wait at the backend) before the second
- * one takes it over the limit: what the child had not accepted yet when it was replaced goes
- * to its replacement, and must not take that one over as well.
- */
-async function holdInTwoBatches(t: TestContext, daemon: Daemon, gate: GateBackend): Promise<Array<number | string>> {
-  const first = holdRequests(daemon.port, '/gate/first', FIRST_BATCH, HEADER_BYTES);
+/** Holds the first batch and waits until every one of its requests reached the backend. */
+async function holdFirstBatch(t: TestContext, gate: GateBackend, port: number): Promise<Held> {
+  const first = holdRequests(port, '/gate/first', FIRST_BATCH, HEADER_BYTES);
   t.after(() => first.agent.destroy());
   await waitFor('the first batch at the backend', () => gate.inFlight >= FIRST_BATCH);
-  const second = holdRequests(daemon.port, '/gate/second', SECOND_BATCH, HEADER_BYTES);
-  t.after(() => second.agent.destroy());
-  return Promise.all([first.results, second.results]).then(([a, b]) => [...a, ...b]);
+  return first;
+}
+
+/**
+ * Adds held requests, paced, until the master applies MemoryPolicy to `child` (its log line
+ * matches `policy`), then sends no more: what a child has not accepted when it leaves goes to
+ * its replacement, and must not take that one over the limit as well.
+ */
+async function pushOverLimit(t: TestContext, daemon: Daemon, child: number, policy: RegExp): Promise<{ over: LogLine; held: Held }> {
+  const held = holdRequests(daemon.port, '/gate/more', PUSH_MOST, HEADER_BYTES, { perTick: 10, tickMs: 25 });
+  t.after(() => held.agent.destroy());
+  const over = await daemon.waitLog('MemoryPolicy applied', about(child, policy), 20_000);
+  held.stop();
+  return { over, held };
 }
 
 test('MemoryPolicy continue: past the redline a warning and pruning, over the limit the child keeps serving', async (t) => {
@@ -70,8 +78,7 @@ test('MemoryPolicy continue: past the redline a warning and pruning, over the li
   const idle = await idleKeepAlive(daemon.port, 5);
   t.after(() => idle.destroy());
 
-  const first = holdRequests(daemon.port, '/gate/first', FIRST_BATCH, HEADER_BYTES);
-  t.after(() => first.agent.destroy());
+  const first = await holdFirstBatch(t, gate, daemon.port);
   const redline = await daemon.waitLog('the redline warning', about(child, /past the redline \(85% of LimitMemory/));
   assert.equal(redline.level, 'warn');
   assert.ok((redline.rss as number) >= 0.85 * limit, `${redline.rss} >= 85% of ${limit}`);
@@ -79,13 +86,12 @@ test('MemoryPolicy continue: past the redline a warning and pruning, over the li
   assert.equal(pruned.closingIdle, 5, 'the idle keep-alive connections are closed');
   await waitFor('the idle connections closed', () => Object.values(idle.freeSockets).every((l) => !l?.length));
 
-  const second = holdRequests(daemon.port, '/gate/second', SECOND_BATCH, HEADER_BYTES);
-  t.after(() => second.agent.destroy());
-  const over = await daemon.waitLog('the soft-limit line', about(child, /MemoryPolicy continue: the limit is soft/));
+  const { over, held } = await pushOverLimit(t, daemon, child, /MemoryPolicy continue: the limit is soft/);
   assert.equal(over.level, 'error');
   assert.ok((over.rss as number) > limit);
   gate.open();
-  assert.deepEqual(tally([...(await first.results), ...(await second.results)]), { 200: FIRST_BATCH + SECOND_BATCH });
+  const results = [...(await first.results), ...(await held.results)];
+  assert.deepEqual(tally(results), { 200: results.length });
 
   // The same child serves on, and says so at most once every 10 s.
   assert.equal((await request(daemon.port, '/gate/after')).status, 200);
@@ -110,9 +116,8 @@ test('MemoryPolicy restart: the replacement starts first, the old child finishes
   t.after(() => clearInterval(sampler));
   const load = startLoad({ port: daemon.port, path: '/b/slow?ms=5', clients: 4, keepAlive: true });
   t.after(() => load.stop());
-  const held = await holdInTwoBatches(t, daemon, gate);
-
-  const over = await daemon.waitLog('the restart line', about(child, /MemoryPolicy restart: replacing it gracefully/));
+  const first = await holdFirstBatch(t, gate, daemon.port);
+  const { over, held } = await pushOverLimit(t, daemon, child, /MemoryPolicy restart: replacing it gracefully/);
   assert.ok((over.rss as number) > limit);
   const starts = await daemon.waitLog('the replacement', about(child, /starts to replace/));
   const drains = await daemon.waitLog('the hand-over', about(child, /is ready; child pid \d+ drains/));
@@ -122,7 +127,8 @@ test('MemoryPolicy restart: the replacement starts first, the old child finishes
   assert.equal(heapLimitFlag(replacement), heapLimitMb(limit));
 
   gate.open();
-  assert.deepEqual(tally(await held), { 200: FIRST_BATCH + SECOND_BATCH });
+  const results = [...(await first.results), ...(await held.results)];
+  assert.deepEqual(tally(results), { 200: results.length }, 'every request in flight on the old child was answered');
   await daemon.waitLog('the old child leaving', about(child, /exited \(exit code 0\)/));
   const result = await load.stop();
   clearInterval(sampler);
@@ -141,15 +147,13 @@ test('MemoryPolicy abort: the child dumps core (SIGABRT), the crash strategy rep
   const core = procLimit(child, 'Max core file size');
   assert.equal(core.soft, core.hard, 'the child raised its core size limit');
 
-  const held = await holdInTwoBatches(t, daemon, gate);
-  await daemon.waitLog('the abort line', about(child, /MemoryPolicy abort: it dumps core/));
+  await holdFirstBatch(t, gate, daemon.port);
+  await pushOverLimit(t, daemon, child, /MemoryPolicy abort: it dumps core/);
   await daemon.waitLog("the child's last line", (l) => l.pid === child && /aborting, dumping core/.test(l.msg));
   const crash = await daemon.waitLog('the crash line', (l) => l.msg === `child pid ${child} exit signal SIGABRT (6)`);
   assert.equal(crash.level, 'error');
   const replacement = await waitFor('a replacement', () => childPidsOf(daemon).find((p) => p !== child));
   await daemon.waitAccepting(1);
-  gate.open();
-  await held;
   assert.equal((await request(daemon.port, '/server-status?auto')).status, 200);
   assert.deepEqual(childPidsOf(daemon), [replacement]);
 

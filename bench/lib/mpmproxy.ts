@@ -87,14 +87,20 @@ export async function startMpmproxy(o: MpmproxyOptions): Promise<Mpmproxy> {
   try {
     await waitForPort(o.port, { failIf: died });
     const until = Date.now() + 20_000;
+    let last = 'no answer yet';
     for (;;) {
       const failure = died();
       if (failure) throw failure;
-      const s = await status();
+      // A failed status request while the daemon starts (or dies: then `died` says why next turn).
+      const s = await status().catch((err: Error) => {
+        last = err.message;
+        return null;
+      });
       // A prefork child stops accepting while it serves, and one is serving this very request.
-      const ready = s.children.filter((c) => !c.stopping && (c.accepting || c.conns > 0));
+      const ready = s?.children.filter((c) => !c.stopping && (c.accepting || c.conns > 0)) ?? [];
       if (ready.length >= o.children) break;
-      if (Date.now() > until) throw new Error(`mpmproxy: ${o.children} children not accepting after 20 s`);
+      if (s) last = `${ready.length} of ${o.children} children ready`;
+      if (Date.now() > until) throw new Error(`mpmproxy: children not ready after 20 s (${last})`);
       await sleep(100);
     }
   } catch (err) {

@@ -61,6 +61,7 @@ export function settingsReport(s: Settings): string {
         'LogLevel',
         [s.logLevel.level, ...Object.entries(s.logLevel.modules).map(([m, l]) => `${m}:${l}`)].join(' '),
       ],
+      ...s.accessLogs.map((l) => ['CustomLog', `${l.target} ${l.format.kind === 'json' ? 'json' : JSON.stringify(l.format.text)}`]),
     ].map(([k, v]) => ` ${String(k).padEnd(25)} ${v}`),
   ];
   return `${lines.join('\n')}\n`;

@@ -96,9 +96,9 @@ export interface UpstreamSettings {
 /** A ProxyPass as the routes record it: the target and the key=value words after it. */
 export interface ProxyPassUse {
   target: string;
-  params?: Readonly<Record<string, string>>;
-  file?: string;
-  line?: number;
+  params: Readonly<Record<string, string>>;
+  file: string;
+  line: number;
 }
 
 /** Every ProxyPass of the server and its virtual hosts. */
@@ -139,10 +139,6 @@ export function resolveUpstreams(root: Section, passes: readonly ProxyPassUse[],
   const serverTls = tlsDirectives(root);
   const files = new PemFiles(d.fromRoot, errors);
   files.checkAll([root, ...sections]);
-  const at = (file: string, line: number, directive: string) => (err: unknown) => {
-    if (!(err instanceof ValueError)) throw err;
-    errors.push(new ConfigError(file, line, directive, err.message));
-  };
 
   const backend = (key: string, url: URL, params: WorkerParams, extraTls: TlsDirectives | null): BackendSpec => {
     const origin = url.origin;
@@ -170,16 +166,14 @@ export function resolveUpstreams(root: Section, passes: readonly ProxyPassUse[],
   };
   /** Worker parameters that ProxySet gives the backends of matching <Proxy url> sections. */
   const sectionParams = (origin: string): WorkerParams =>
-    Object.assign({}, ...urlSections.filter((s) => sectionMatches(s.arg, origin)).flatMap(proxySetWorkerParams));
+    urlSections.filter((s) => sectionMatches(s.arg, origin)).flatMap(proxySetWorkerParams).reduce(overriding, {});
 
   // One backend per origin. ProxyPass lines to one origin may repeat its parameters or leave
   // them out (as routes derived from a <Location> below a ProxyPass do), not contradict them.
   const written = new Map<string, { url: URL; params: WorkerParams; text: string; where: string }>();
   const balancerPasses = new Map<string, BalancerParams>();
   for (const pass of passes) {
-    const file = pass.file ?? root.file;
-    const line = pass.line ?? 0;
-    const words = Object.entries(pass.params ?? {}).map(([k, v]) => `${k}=${v}`);
+    const words = Object.entries(pass.params).map(([k, v]) => `${k}=${v}`);
     try {
       if (pass.target.toLowerCase().startsWith('balancer://')) {
         const name = balancerName(pass.target);
@@ -200,13 +194,14 @@ export function resolveUpstreams(root: Section, passes: readonly ProxyPassUse[],
           `${url.origin} has other parameters at ${earlier.where}; one backend has one set of parameters (ProxySet in <Proxy ${url.origin}> sets them for all)`,
         );
       }
-      if (!earlier || words.length > 0) written.set(url.origin, { url, params, text, where: `${file}:${line}` });
+      if (!earlier || words.length > 0) written.set(url.origin, { url, params, text, where: `${pass.file}:${pass.line}` });
     } catch (err) {
-      at(file, line, 'ProxyPass')(err);
+      if (!(err instanceof ValueError)) throw err;
+      errors.push(new ConfigError(pass.file, pass.line, 'ProxyPass', err.message));
     }
   }
   const backends = [...written.values()].map(({ url, params }) =>
-    backend(url.origin, url, { ...sectionParams(url.origin), ...params }, null),
+    backend(url.origin, url, overriding(sectionParams(url.origin), params), null),
   );
 
   const balancers: BalancerSpec[] = [];
@@ -216,12 +211,9 @@ export function resolveUpstreams(root: Section, passes: readonly ProxyPassUse[],
       errors.push(new ConfigError(section.file, section.line, '<Proxy>', `${name} is already defined`));
       continue;
     }
-    const set: { worker: WorkerParams; balancer: BalancerParams } = { worker: {}, balancer: {} };
-    for (const use of usesOf(section, directives.ProxySet)) {
-      Object.assign(set.worker, use.value.params.worker);
-      Object.assign(set.balancer, use.value.params.balancer);
-    }
-    const params = { ...set.balancer, ...balancerPasses.get(name) };
+    const sets = usesOf(section, directives.ProxySet).map((u) => u.value.params);
+    const forMembers = sets.map((p) => p.worker).reduce(overriding, {});
+    const params: BalancerParams = Object.assign({}, ...sets.map((p) => p.balancer), balancerPasses.get(name));
     const tls = tlsDirectives(section);
     const members: BackendSpec[] = [];
     for (const use of usesOf(section, directives.BalancerMember)) {
@@ -230,7 +222,7 @@ export function resolveUpstreams(root: Section, passes: readonly ProxyPassUse[],
         errors.push(new ConfigError(use.file, use.line, 'BalancerMember', `${url.origin} is already a member of ${name}`));
         continue;
       }
-      members.push(backend(`${name}|${url.origin}`, url, { ...set.worker, ...use.value.params }, tls));
+      members.push(backend(`${name}|${url.origin}`, url, overriding(forMembers, use.value.params), tls));
     }
     if (members.length === 0) {
       errors.push(new ConfigError(section.file, section.line, '<Proxy>', `${name} has no BalancerMember`));
@@ -252,7 +244,7 @@ export function resolveUpstreams(root: Section, passes: readonly ProxyPassUse[],
     if (!pass.target.toLowerCase().startsWith('balancer://')) continue;
     const name = balancerName(pass.target);
     if (!balancers.some((b) => b.name === name)) {
-      errors.push(new ConfigError(pass.file ?? root.file, pass.line ?? 0, 'ProxyPass', `${name} is not defined by a <Proxy ${name}> section`));
+      errors.push(new ConfigError(pass.file, pass.line, 'ProxyPass', `${name} is not defined by a <Proxy ${name}> section`));
     }
   }
 
@@ -268,6 +260,11 @@ export function resolveUpstreams(root: Section, passes: readonly ProxyPassUse[],
 /** Every backend and member, as the shared health table knows them. */
 export function memberKeys(u: UpstreamSettings): MemberKey[] {
   return [...u.backends, ...u.balancers.flatMap((b) => b.members)].map((m) => ({ key: m.key, checked: m.health !== null }));
+}
+
+/** `over`'s parameters replace `base`'s, status= letters one by one, as Apache applies them in turn. */
+function overriding(base: WorkerParams, over: WorkerParams): WorkerParams {
+  return { ...base, ...over, status: { ...base.status, ...over.status } };
 }
 
 /** A <Proxy> section applies to a backend when it names the backend's origin (any path), or is *. */

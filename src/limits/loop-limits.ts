@@ -224,13 +224,9 @@ export class LoopLimits {
 
   private refused(limit: LimitName, status: number, req: http.IncomingMessage, fields: Record<string, unknown>): void {
     this.counters.countRejection(Limit[limit]);
-    this.flood.event(limit, 'info', `${limit} exceeded: answered ${status}`, {
-      ...fields,
-      status,
-      client: req.socket?.remoteAddress,
-      method: req.method,
-      url: req.url,
-    });
+    const fieldsOfLine = { ...fields, status, client: req.socket?.remoteAddress, method: req.method, url: req.url };
+    // A body cut as it streams is another event than one refused by its Content-Length.
+    this.flood.event(limit, 'info', `${limit} exceeded: answered ${status}`, fieldsOfLine, fields.streamed ? `${limit} streamed` : limit);
   }
 
   private readTimedOut(

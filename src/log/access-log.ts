@@ -90,29 +90,19 @@ export class AccessLog {
       serverName: host.serverName,
       connection: res.writableFinished ? (res.shouldKeepAlive ? '+' : '-') : 'X',
     };
-    for (const l of host.logs) l.writer.write(l.line(x));
+    write(host, x);
   }
 
   /** A request Node's parser refused and the server answered itself (400, 408, 431). */
   refused(socket: net.Socket, status: number, bytesOut: number): void {
     const host = this.hostOf(socket, undefined);
-    const x: Exchange = {
-      req: null,
-      res: null,
-      socket,
-      status,
-      startMs: Date.now(),
-      durationUs: 0,
-      bytesOut,
-      bodyBytes: 0,
-      serverName: host.serverName,
-      connection: '-',
-    };
-    for (const l of host.logs) l.writer.write(l.line(x));
+    write(host, { req: null, res: null, socket, status, startMs: Date.now(), durationUs: 0, bytesOut, bodyBytes: 0, serverName: host.serverName, connection: '-' });
   }
 
-  /** Writes out what is buffered; resolves when it is written (end of a graceful drain). */
+  /** Writes out what is buffered; resolves when it is written (end of a drain or a stop). */
   async close(): Promise<void> {
+    // Connections cut by a stop end their responses on the next ticks: their lines first.
+    await new Promise((resolve) => setImmediate(resolve));
     await Promise.all(this.writers.map((w) => w.close()));
   }
 
@@ -121,6 +111,10 @@ export class AccessLog {
     const [marker] = routesFor(this.hostPicker, socket.localAddress, socket.localPort, hostHeader);
     return this.hosts[Number(marker.prefix)];
   }
+}
+
+function write(host: HostLogs, x: Exchange): void {
+  for (const l of host.logs) l.writer.write(l.line(x));
 }
 
 /**

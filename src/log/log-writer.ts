@@ -1,5 +1,6 @@
-// A buffered, asynchronous writer for access-log lines. Each line is encoded straight into a
-// buffer in memory; the buffer goes out in one write(2) from libuv's thread pool when it holds
+// A buffered, asynchronous writer for access-log lines. Lines are gathered into a string and
+// encoded into a buffer a few kilobytes at a time (one encoding call per line costs more than
+// the line's formatting saves elsewhere); the buffer goes out in one write(2) from libuv's thread pool when it holds
 // FLUSH_BYTES or FLUSH_MS after its first line, whichever comes first, so the event loop never
 // waits on the disk and a busy server makes a few large writes instead of one a request. While
 // a write is on its way, new lines fill a second buffer. Lines are never split between writes:
@@ -13,6 +14,8 @@ import { flushOnExit, log } from './logger';
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 250;
 const BUFFER_BYTES = 2 * FLUSH_BYTES;
+/** Characters gathered before they are encoded into the buffer. */
+const ENCODE_CHARS = 4096;
 /** What a slow disk may leave waiting in memory before lines are dropped (and counted). */
 const MAX_BUFFERED = 16 * 1024 * 1024;
 const PIPE_BUF = 4096;
@@ -26,6 +29,8 @@ const MAX_BYTES_PER_CHAR = 3;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 export class LogWriter {
+  /** Lines not encoded yet. */
+  private text = '';
   private buffer: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   private used = 0;
   /** The buffer being written, and a free one to take over when that is done. */
@@ -38,7 +43,6 @@ export class LogWriter {
   private failing: string | null = null;
   private drained: Array<() => void> = [];
   private readonly pieceBytes: number;
-  private readonly unregister: () => void;
 
   /** `name` (the path or 'stderr') is for messages only. */
   constructor(
@@ -46,15 +50,13 @@ export class LogWriter {
     private readonly name: string,
   ) {
     this.pieceBytes = fs.fstatSync(fd).isFile() ? Infinity : PIPE_BUF;
-    this.unregister = flushOnExit(() => this.flushSync());
+    // Lines of a request that ends after close() (a connection cut at stop) still go out.
+    flushOnExit(() => this.flushSync());
   }
 
   write(line: string): void {
-    if (this.used + line.length * MAX_BYTES_PER_CHAR > this.buffer.length && !this.grow(line.length * MAX_BYTES_PER_CHAR)) {
-      this.dropped++;
-      return;
-    }
-    this.used += this.buffer.write(line, this.used);
+    this.text += line;
+    if (this.text.length >= ENCODE_CHARS) this.encode();
     if (this.writing !== null) return;
     if (this.used >= FLUSH_BYTES) this.flush();
     else if (this.timer === null) this.arm();
@@ -65,6 +67,7 @@ export class LogWriter {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (this.writing !== null) return;
+    this.encode();
     if (this.used === 0) {
       for (const resolve of this.drained.splice(0)) resolve();
       return;
@@ -82,8 +85,6 @@ export class LogWriter {
     return new Promise<void>((resolve) => {
       this.drained.push(resolve);
       this.flush();
-    }).then(() => {
-      this.unregister();
     });
   }
 
@@ -92,6 +93,7 @@ export class LogWriter {
   flushSync(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.encode();
     const waiting = [...this.pieces.splice(1), ...this.split(this.buffer.subarray(0, this.used))];
     this.used = 0;
     const giveUp = Date.now() + EXIT_WAIT_MS;
@@ -106,6 +108,18 @@ export class LogWriter {
         }
       }
     }
+  }
+
+  /** Moves the gathered lines into the buffer; drops them (counted) past MAX_BUFFERED. */
+  private encode(): void {
+    if (this.text === '') return;
+    const most = this.text.length * MAX_BYTES_PER_CHAR;
+    if (this.used + most > this.buffer.length && !this.grow(most)) {
+      this.dropped += countLines(this.text);
+    } else {
+      this.used += this.buffer.write(this.text, this.used);
+    }
+    this.text = '';
   }
 
   /** Room for `more` bytes while a slow write holds the other buffer; false past MAX_BUFFERED. */
@@ -163,7 +177,7 @@ export class LogWriter {
       this.dropped = 0;
     }
     if (this.used >= FLUSH_BYTES || this.drained.length > 0) this.flush();
-    else if (this.used > 0 && this.timer === null) this.arm();
+    else if ((this.used > 0 || this.text !== '') && this.timer === null) this.arm();
   }
 
   /** Logs the first failure of a run of them (a full disk fails every write); the lines are lost. */
@@ -179,4 +193,10 @@ export class LogWriter {
     this.failing = null;
     log('log').notice({ log: this.name }, 'writing the access log again');
   }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) n++;
+  return n;
 }

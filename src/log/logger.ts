@@ -138,10 +138,9 @@ export function reopenLogs(): void {
   state?.file?.reopen();
 }
 
-/** Registers a buffered log for flushLogs(); returns its unregistration. */
-export function flushOnExit(flushSync: () => void): () => void {
+/** Registers a buffered log for flushLogs(). */
+export function flushOnExit(flushSync: () => void): void {
   buffered.add(flushSync);
-  return () => buffered.delete(flushSync);
 }
 
 /** Writes out what is buffered; called before the process exits. */

@@ -22,7 +22,7 @@ type ExchangeResponse = http.ServerResponse & { [kExchange]?: Exchange };
 
 // Listeners shared by every exchange, so a request adds no closures.
 function onResponseClose(this: ExchangeResponse): void {
-  this[kExchange]?.abandon();
+  this[kExchange]?.abandon(CLOSED);
 }
 
 function onResponseDrain(this: ExchangeResponse): void {
@@ -44,12 +44,19 @@ const clientGone = new Error('the client closed the connection');
 /** Stops a request that is waiting for or streaming to a backend, once its client connection
  * answered for it another way (llhttp refused the rest of the request). */
 export function abandonExchange(res: http.ServerResponse): void {
-  (res as ExchangeResponse)[kExchange]?.abandon();
+  (res as ExchangeResponse)[kExchange]?.abandon(REFUSED);
 }
 
 const WAITING = 0;
 const RELAYING = 1;
 const DONE = 2;
+
+// How the client side ended an exchange first.
+const NOT_ENDED = 0;
+const CLOSED = 1;
+/** Its request turned out malformed; that is logged where it was found. */
+const REFUSED = 2;
+type ClientEnd = typeof NOT_ENDED | typeof CLOSED | typeof REFUSED;
 
 export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, ResponseTarget {
   readonly address: string;
@@ -61,8 +68,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   private resumeBackend: (() => void) | null = null;
   private state = WAITING;
   private settled = false;
-  /** The client side ended the exchange: it went away, or its request turned out malformed. */
-  private abandoned = false;
+  private clientEnd: ClientEnd = NOT_ENDED;
   private bodyStarted = false;
 
   constructor(
@@ -94,7 +100,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    if (this.abandoned) {
+    if (this.clientEnd !== NOT_ENDED) {
       abort(clientGone);
       return;
     }
@@ -137,10 +143,10 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     this.state = DONE;
     const failure = describeFailure(err, this.member, this.plan.timeoutText);
     const backend = this.member.name;
-    if (this.abandoned || this.socket.destroyed) {
+    if (this.clientEnd !== NOT_ENDED || this.socket.destroyed) {
       // Not the backend's doing, unless it could not even be reached.
       this.settle(failure.outcome === 'connect-failure' ? failure.outcome : 'ok');
-      if (!this.abandoned) {
+      if (this.clientEnd !== REFUSED) {
         log('proxy').info({ backend, url: this.req.url }, `client closed the connection before the response was complete; request to ${backend} aborted`);
       }
       return;
@@ -161,9 +167,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   }
 
   /** The client side ended first: nothing more goes to the backend and its answer is dropped. */
-  abandon(): void {
-    if (this.abandoned || this.state === DONE) return;
-    this.abandoned = true;
+  abandon(how: typeof CLOSED | typeof REFUSED): void {
+    if (this.clientEnd !== NOT_ENDED || this.state === DONE) return;
+    this.clientEnd = how;
     this.abortBackend?.(clientGone);
   }
 

@@ -1,9 +1,9 @@
 // The undici dispatcher of one backend in one serving event loop: a keep-alive Pool of at most
 // max= connections (requests beyond them queue for a free one, as nevisProxy's
 // KeepAlive.ConnectionPoolSize), reached directly or through a ProxyRemote proxy.
+import type { LookupFunction } from 'node:net';
 import { buildConnector, Pool, ProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { LookupFunction } from 'node:net';
 import type { BackendSpec } from '../config/upstreams';
 import { backendTlsOptions } from './backend-tls';
 import type { DnsCache } from './dns-cache';

@@ -1,6 +1,7 @@
 // One backend as one serving event loop sees it: its pool, its requests in flight here, its
 // balancing weight, and its record in the shared health table, which decides whether it may
 // take requests. pick and done run for every request: nothing here allocates on that path.
+import type { Dispatcher } from 'undici';
 import type { BackendSpec } from '../config/upstreams';
 import { log } from '../log/logger';
 import { IN_ERROR, TICK_MS } from '../shm/health';
@@ -8,7 +9,6 @@ import type { HealthTable } from '../shm/health';
 import type { DnsCache } from './dns-cache';
 import type { Outcome, UpstreamMember } from './upstream';
 import { backendDispatcher } from './upstream-dispatcher';
-import type { Dispatcher } from 'undici';
 
 export const USABLE = 0;
 /** In error, and this call claimed the retry: the request it is picked for is the trial. */

@@ -30,3 +30,12 @@ export function clfTime(text: string): number {
   const offset = (Number(m[8]) * 60 + Number(m[9])) * 60_000;
   return m[7] === '+' ? utc - offset : utc + offset;
 }
+
+/** Runs job(0), job(1), ... job(n - 1), `parallel` at a time. */
+export async function inParallel(n: number, parallel: number, job: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await job(next++);
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+}

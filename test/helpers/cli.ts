@@ -55,7 +55,7 @@ export function testDir(t: TestContext): string {
 /** Starts a daemon whose stop (and folder removal) is registered before it starts, so a test
  * that fails anywhere, even while the daemon starts, never leaves it running. `prepare` runs
  * between the configuration being written and the start, to put files where `@DIR@` points. */
-export async function daemonFor(t: TestContext, o: DaemonOptions, prepare?: (dir: string) => void): Promise<Daemon> {
+export async function daemonFor(t: { after(fn: () => unknown): void }, o: DaemonOptions, prepare?: (dir: string) => void): Promise<Daemon> {
   const d = new Daemon({ ...o, port: o.port ?? (await freePort()) });
   t.after(async () => {
     await stopDaemon(d);

@@ -2,20 +2,27 @@
 // from chosen loopback addresses (each address is another client), server-status read from an
 // address the test does not count, and the limits' lines of it.
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { daemonFor, RawConnection, statusLocation } from './cli';
 import type { Daemon, LogLine, Status } from './daemon';
 import { parseStatusAuto, waitFor } from './daemon';
+
+/** Where a helper registers what to undo at the end: a test's context, or a suite's list. */
+export interface Cleanup {
+  after(fn: () => unknown): void;
+}
 
 /** The address tests read server-status from: a client no test limit counts against. */
 export const OBSERVER = '127.0.0.9';
 
 /** Two event children (connections spread over both), the status page, then `lines`. */
 export function twoChildren(...lines: string[]): string {
-  return ['StartServers 2', 'MinSpareThreads 1', 'MaxSpareThreads 100000', statusLocation, ...lines].join('\n');
+  // The observer's connection lives through the test: no keep-alive bound closes it.
+  return ['StartServers 2', 'MinSpareThreads 1', 'MaxSpareThreads 100000', 'MaxKeepAliveRequests unlimited', 'KeepAliveTimeout 60', statusLocation, ...lines].join('\n');
 }
 
-export async function limitsDaemon(t: TestContext, ...lines: string[]): Promise<Daemon> {
+export async function limitsDaemon(t: Cleanup, ...lines: string[]): Promise<Daemon> {
   return daemonFor(t, { config: twoChildren(...lines), waitChildren: 2 });
 }
 
@@ -63,6 +70,25 @@ export async function limitsStatus(from: Daemon | RawConnection): Promise<Limits
   return { ...s, connections: number('LimitedConnections'), clients: number('LimitedClients'), rejections };
 }
 
+/**
+ * A connection from the OBSERVER address that reads server-status for the test, opened once the
+ * daemon's start-up status requests are all closed: from then on the children hold exactly the
+ * test's connections and this one.
+ */
+export async function observer(t: TestContext, d: Daemon): Promise<RawConnection> {
+  const [conn] = await connections(t, d.port, 1, OBSERVER);
+  // Both children accepting too, so that the test's connections spread from the first one.
+  await waitFor(
+    'only the observer connected, both children accepting',
+    async () => {
+      const s = await limitsStatus(conn);
+      return s.processes.reduce((n, p) => n + p.conns, 0) === 1 && s.processes.filter((p) => p.accepting === 1).length >= 2;
+    },
+    20000,
+  );
+  return conn;
+}
+
 /** Waits until the children together hold `n` client connections (the status request's own
  * included), some on each child. */
 export async function waitSpread(from: Daemon | RawConnection, n: number): Promise<LimitsStatus> {
@@ -76,4 +102,94 @@ export async function waitSpread(from: Daemon | RawConnection, n: number): Promi
 /** The first log line of `limit` (its own line, not a summary). */
 export function limitLine(d: Daemon, limit: string, timeoutMs = 5000): Promise<LogLine> {
   return d.waitLog(`a log line naming ${limit}`, (l) => l.limit === limit && l.summary === undefined, timeoutMs);
+}
+
+/** What the body backend saw of each request, by path. */
+export interface BodySeen {
+  path: string;
+  /** When the request reached the backend (Date.now()). */
+  at: number;
+  bytes: number;
+  complete: boolean;
+}
+
+export interface BodyBackend {
+  url: string;
+  seen: BodySeen[];
+}
+
+/**
+ * A backend for the request and response limits:
+ *   /chunked?size=N   answers N bytes in one write, chunked (no Content-Length)
+ *   /download?size=N  answers N bytes with a Content-Length
+ *   anything else     reads the body and answers its length; `seen` says what it got
+ */
+export async function launchBodyBackend(t: Cleanup): Promise<BodyBackend> {
+  const seen: BodySeen[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://backend');
+    const size = Number(url.searchParams.get('size') ?? '0');
+    if (url.pathname === '/chunked' || url.pathname === '/download') {
+      const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/octet-stream' };
+      if (url.pathname === '/download') headers['content-length'] = size;
+      res.writeHead(200, headers);
+      res.end(Buffer.alloc(size, 0x61));
+      return;
+    }
+    const entry: BodySeen = { path: url.pathname, at: Date.now(), bytes: 0, complete: false };
+    seen.push(entry);
+    req.on('data', (c: Buffer) => (entry.bytes += c.length));
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      entry.complete = true;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(`${entry.bytes}`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+export interface Sent {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A request whose body goes out in `pieces`, `everyMs` apart (chunked unless `headers` give a
+ * Content-Length); resolves with the answer, or with status 0 if the connection was cut first.
+ */
+export function sendSlowly(port: number, urlPath: string, pieces: Array<string | Buffer>, everyMs: number, headers: http.OutgoingHttpHeaders = {}): Promise<Sent> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: Sent) => {
+      if (done) return;
+      done = true;
+      resolve(r);
+    };
+    const req = http.request({ host: '127.0.0.1', port, path: urlPath, method: 'POST', headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => finish({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', () => finish({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', () => finish({ status: 0, headers: {}, body: '' }));
+    let i = 0;
+    const next = () => {
+      if (done || req.destroyed) return;
+      if (i === pieces.length) return void req.end();
+      req.write(pieces[i++]);
+      setTimeout(next, everyMs);
+    };
+    next();
+  });
 }

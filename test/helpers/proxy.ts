@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { TestContext } from 'node:test';
 import forge from 'node-forge';
 import { childPids, type Daemon, type LogLine } from './daemon';
@@ -121,6 +121,7 @@ export function rawExchange(port: number, parts: Array<string | Buffer>, o: { id
     const socket = net.connect(port, '127.0.0.1');
     const got: Buffer[] = [];
     let idle: NodeJS.Timeout | undefined;
+    let written = false;
     const finish = (closed: boolean) => {
       clearTimeout(idle);
       socket.destroy();
@@ -132,7 +133,7 @@ export function rawExchange(port: number, parts: Array<string | Buffer>, o: { id
     };
     socket.on('data', (d: Buffer) => {
       got.push(d);
-      wait();
+      if (written) wait();
     });
     socket.on('close', () => finish(true));
     socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
@@ -142,6 +143,7 @@ export function rawExchange(port: number, parts: Array<string | Buffer>, o: { id
           if (i > 0 && o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
           socket.write(part);
         }
+        written = true;
         wait();
       })();
     });
@@ -160,10 +162,10 @@ export function parseHead(text: string): { status: number; headers: Record<strin
   return { status: Number(line.split(' ')[1]), headers, body: end < 0 ? '' : text.slice(end + 4) };
 }
 
-/** `size` bytes of reproducible noise, in 64 KiB chunks, streamed as fast as the reader takes them. */
-export function noise(size: number, seed = 1): Readable {
+/** `size` bytes of random data, in 64 KiB chunks (each one different), as fast as the reader takes them. */
+export function noise(size: number): Readable {
+  const pool = crypto.randomBytes(1 << 20);
   let sent = 0;
-  let x = seed;
   return new Readable({
     read() {
       if (sent >= size) {
@@ -172,14 +174,28 @@ export function noise(size: number, seed = 1): Readable {
       }
       const n = Math.min(65536, size - sent);
       const chunk = Buffer.allocUnsafe(n);
-      for (let i = 0; i < n; i += 4) {
-        x = (Math.imul(x, 1664525) + 1013904223) | 0;
-        chunk.writeInt32LE(x, i);
-      }
+      pool.copy(chunk, 0, sent % pool.length, (sent % pool.length) + n);
+      if (n >= 8) chunk.writeDoubleLE(sent, 0);
       sent += n;
       this.push(chunk);
     },
   });
+}
+
+/** Passes a stream through, counting and hashing what went by. */
+export function metered(source: Readable): { stream: Readable; bytes: () => number; digest: () => { sha256: string; length: number } } {
+  const hash = crypto.createHash('sha256');
+  let length = 0;
+  const stream = source.pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        length += chunk.length;
+        done(null, chunk);
+      },
+    }),
+  );
+  return { stream, bytes: () => length, digest: () => ({ sha256: hash.digest('hex'), length }) };
 }
 
 /** The SHA-256 of everything a stream yields, and its length. */

@@ -8,7 +8,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { request } from './daemon';
+import { request, tempDir } from './daemon';
 import type { Daemon, HttpResult } from './daemon';
 
 export interface NamedBackend {
@@ -146,8 +146,8 @@ function openssl(dir: string, args: string[]): void {
 }
 
 /** A private CA made with openssl (EC keys: fast), in a folder removed after the test. */
-export function makePki(t: TestContext, dir: string): TestPki {
-  fs.mkdirSync(dir, { recursive: true });
+export function makePki(t: TestContext): TestPki {
+  const dir = tempDir('mpmproxy-pki-');
   const read = (f: string) => fs.readFileSync(path.join(dir, f), 'utf8');
   const newCa = (name: string) =>
     openssl(dir, [

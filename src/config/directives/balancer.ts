@@ -257,7 +257,7 @@ export const balancerDirectives = table({
   ProxyRemote: {
     module: 'proxy', contexts: serverOnly, arity: [2, 2],
     syntax: 'ProxyRemote match http://[user:pass@]host:port', default: 'none',
-    summary: 'Remote proxy used to reach backends matching * , a scheme or a URL prefix (CONNECT for https backends)',
+    summary: 'Remote proxy through which backends matching *, a scheme or a URL prefix are reached (CONNECT for https backends)',
     parse: proxyRemote,
   },
   SSLProxyCACertificateFile: {
