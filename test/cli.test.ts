@@ -80,7 +80,7 @@ describe('-t', () => {
       `${main}:4: Timeout: takes one argument: Timeout duration`,
       `${main}:9: MaxClient: unknown directive, did you mean MaxClients?`,
       `${site}:2: SetHandler: not allowed in server config; allowed in <Location>`,
-      `${site}:3: ProxyPass: must be an http:// or https:// URL, or ! (got "ftp://x/")`,
+      `${site}:3: ProxyPass: must be an http://, https:// or balancer:// URL, or ! (got "ftp://x/")`,
       '',
     ]);
   });

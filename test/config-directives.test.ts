@@ -83,12 +83,58 @@ const bad: Record<string, Array<[string, string]>> = {
   SetHandler: [['<Location /x>\nSetHandler cgi-script\n</Location>', '3: SetHandler: must be one of server-status, default-page (got "cgi-script")']],
   Proxy: [['<Proxy ftp://x/>\n</Proxy>', '2: <Proxy>: must be an http://, https:// or balancer:// URL, or * (got "ftp://x/")']],
   ProxyPass: [
-    ['ProxyPass /x ftp://b/', '2: ProxyPass: must be an http:// or https:// URL, or ! (got "ftp://b/")'],
-    ['ProxyPass /x', '2: ProxyPass: takes two arguments outside <Location>: ProxyPass path url|!'],
+    ['ProxyPass /x ftp://b/', '2: ProxyPass: must be an http://, https:// or balancer:// URL, or ! (got "ftp://b/")'],
+    ['ProxyPass /x', '2: ProxyPass: takes a path and a URL outside <Location>: ProxyPass path url|! [key=value ...]'],
     ['ProxyPass x http://b/', '2: ProxyPass: must be a URL path starting with / (got "x")'],
-    ['ProxyPass /x http://b/ retry=0', '2: ProxyPass: takes one or two arguments: ProxyPass [path] url|!'],
-    ['<Location /x>\nProxyPass /x http://b/\n</Location>', '3: ProxyPass: takes one argument inside <Location>: ProxyPass url|!'],
-    ['ProxyPass /x not-a-url', '2: ProxyPass: must be an http:// or https:// URL, or ! (got "not-a-url")'],
+    ['ProxyPass /x http://b/ retry', '2: ProxyPass: parameters are key=value (got "retry")'],
+    ['ProxyPass /x ! retry=0', '2: ProxyPass: takes no parameters after !'],
+    ["<Location /x>\nProxyPass /x http://b/\n</Location>", "3: ProxyPass: takes no path inside <Location> (the path is the Location's): ProxyPass url|! [key=value ...]"],
+    ['ProxyPass /x not-a-url', '2: ProxyPass: must be an http://, https:// or balancer:// URL, or ! (got "not-a-url")'],
+  ],
+  ProxyPassReverse: [
+    ['ProxyPassReverse /x', '2: ProxyPassReverse: takes two arguments outside <Location>: ProxyPassReverse path url'],
+    ['ProxyPassReverse /x ftp://b/', '2: ProxyPassReverse: must be an http:// or https:// URL (got "ftp://b/")'],
+    ['ProxyPassReverse /x balancer://b/', '2: ProxyPassReverse: takes the URL of each member, not a balancer:// URL'],
+    ['<Location /x>\nProxyPassReverse /x http://b/\n</Location>', '3: ProxyPassReverse: takes one argument inside <Location>: ProxyPassReverse url'],
+  ],
+  ProxyPreserveHost: [['ProxyPreserveHost yes', '2: ProxyPreserveHost: must be On or Off (got "yes")']],
+  ProxyTimeout: [['ProxyTimeout 0', '2: ProxyTimeout: must be longer than 0 (got "0")']],
+  ProxyAddHeaders: [['ProxyAddHeaders 1', '2: ProxyAddHeaders: must be On or Off (got "1")']],
+  ProxyTrustedAddresses: [
+    ['ProxyTrustedAddresses lb.example', '2: ProxyTrustedAddresses: must be an IP address or a network such as 10.0.0.0/8 or fd00::/8 (got "lb.example")'],
+    ['ProxyTrustedAddresses fd00::/129', '2: ProxyTrustedAddresses: must be an IP address or a network such as 10.0.0.0/8 or fd00::/8 (got "fd00::/129")'],
+  ],
+  LimitClients: [['LimitClients 0', '2: LimitClients: must be a positive integer or unlimited (got "0")']],
+  LimitConnections: [['LimitConnections many', '2: LimitConnections: must be a positive integer or unlimited (got "many")']],
+  LimitConnectionsPerClient: [['LimitConnectionsPerClient -1', '2: LimitConnectionsPerClient: must be a positive integer or unlimited (got "-1")']],
+  LimitRequestsPerClient: [['LimitRequestsPerClient 1.5', '2: LimitRequestsPerClient: must be a positive integer or unlimited (got "1.5")']],
+  LimitRequestBody: [['LimitRequestBody 10 MB', '2: LimitRequestBody: takes one argument: LimitRequestBody size|unlimited']],
+  LimitRequestForm: [['LimitRequestForm 2X', '2: LimitRequestForm: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "2X")']],
+  LimitUpload: [['LimitUpload -1', '2: LimitUpload: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "-1")']],
+  LimitRequestHeader: [
+    ['LimitRequestHeader 512', '2: LimitRequestHeader: must be at least 1024 bytes (got "512")'],
+    ['LimitRequestHeader unlimited', '2: LimitRequestHeader: must be a size such as 4096, 512K, 64MB or 1G (got "unlimited")'],
+  ],
+  LimitRequestHeaderLines: [['LimitRequestHeaderLines 70000', '2: LimitRequestHeaderLines: must be an integer from 1 to 65535 or unlimited (got "70000")']],
+  LimitUri: [['LimitUri long', '2: LimitUri: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "long")']],
+  LimitKeepAlive: [['LimitKeepAlive 0', '2: LimitKeepAlive: must be a positive integer or unlimited (got "0")']],
+  LimitResponseBody: [['LimitResponseBody 1T', '2: LimitResponseBody: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "1T")']],
+  LimitChunk: [['LimitChunk 8k 16k', '2: LimitChunk: takes one argument: LimitChunk size|unlimited']],
+  LimitPacket: [['LimitPacket 100', '2: LimitPacket: must be at least 1024 bytes (got "100")']],
+  LimitSessions: [['LimitSessions none', '2: LimitSessions: must be a positive integer or unlimited (got "none")']],
+  LimitStreams: [['LimitStreams 0', '2: LimitStreams: must be a positive integer (got "0")']],
+  LimitWebSocketsMessage: [['LimitWebSocketsMessage 1.5.2', '2: LimitWebSocketsMessage: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "1.5.2")']],
+  LimitWebSocketsPacket: [['LimitWebSocketsPacket -8K', '2: LimitWebSocketsPacket: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "-8K")']],
+  LimitWebSocketsFrame: [['LimitWebSocketsFrame 4Q', '2: LimitWebSocketsFrame: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "4Q")']],
+  LimitCache: [['LimitCache unlimited', '2: LimitCache: must be a size such as 4096, 512K, 64MB or 1G (got "unlimited")']],
+  LimitCacheItem: [['LimitCacheItem -5', '2: LimitCacheItem: must be a size such as 4096, 512K, 64MB or 1G (got "-5")']],
+  RequestReadTimeout: [
+    ['RequestReadTimeout handshake=5', '2: RequestReadTimeout: "handshake=5": expected header=... or body=... (handshake applies once TLS is served)'],
+    ['RequestReadTimeout header=20-10,MinRate=500', '2: RequestReadTimeout: "20-10,MinRate=500": the maximum must be longer than the first time'],
+    ['RequestReadTimeout header=10-20', '2: RequestReadTimeout: "10-20": a maximum needs MinRate to stretch the time to it'],
+    ['RequestReadTimeout body=5,Rate=3', '2: RequestReadTimeout: "Rate=3": the only option is MinRate=bytes-per-second'],
+    ['RequestReadTimeout header=soon', '2: RequestReadTimeout: "soon": expected seconds or seconds-maxseconds, such as 20-40'],
+    ['RequestReadTimeout body=5,MinRate=0', '2: RequestReadTimeout: must be a positive integer (got "0")'],
   ],
 };
 
@@ -175,8 +221,8 @@ describe('values stored for settings', () => {
       ['ErrorLog', 'syslog'],
       ['LogLevel', { level: 'info', modules: { proxy: 'debug' } }],
       ['ServerName', 'https://proxy.example:8443'],
-      ['ProxyPass', { path: '/app', target: 'http://127.0.0.1:3000/app' }],
-      ['ProxyPass', { path: '/app/static', target: null }],
+      ['ProxyPass', { path: '/app', target: 'http://127.0.0.1:3000/app', params: {} }],
+      ['ProxyPass', { path: '/app/static', target: null, params: {} }],
     ]);
   });
 
@@ -191,8 +237,8 @@ describe('values stored for settings', () => {
       ['ServerAlias', ['b.example', '*.c.example']],
     ]);
     assert.deepEqual(host.sections.map(values), [
-      [['ProxyPass', { path: '/api', target: 'https://api.internal/v1/' }]],
-      [['ProxyPass', { path: '/off', target: null }]],
+      [['ProxyPass', { path: '/api', target: 'https://api.internal/v1/', params: {} }]],
+      [['ProxyPass', { path: '/off', target: null, params: {} }]],
     ]);
   });
 });

@@ -74,6 +74,7 @@ describe('the embedded configuration', () => {
         { prefix: '/server-status', kind: 'status' },
         { prefix: '/', kind: 'page' },
       ],
+      trustedAddresses: [],
       virtualHosts: [],
       upstreams: {
         dnsCacheTimeout: 3_600_000,
@@ -314,12 +315,23 @@ describe('routes', () => {
     '<VirtualHost 127.0.0.1:8080 [::1]:8080>', '</VirtualHost>',
   ].join('\n');
 
+  /** A ProxyPass route written at `line` of main.conf, with the default proxy options. */
+  const proxied = (prefix: string, target: string, line: number) => ({
+    prefix,
+    kind: 'proxy',
+    target,
+    params: {},
+    file: `${tmp}/main.conf`,
+    line,
+    proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [] },
+  });
+
   it('maps ProxyPass and <Location> to routes, longest prefix first', () => {
     assert.deepEqual(settingsOf(config).routes, [
       { prefix: '/server-status', kind: 'status' },
       { prefix: '/app/static', kind: 'exclude' },
-      { prefix: '/api', kind: 'proxy', target: 'https://api.internal/' },
-      { prefix: '/app', kind: 'proxy', target: 'http://127.0.0.1:3000/' },
+      proxied('/api', 'https://api.internal/', 11),
+      proxied('/app', 'http://127.0.0.1:3000/', 2),
       { prefix: '/', kind: 'page' },
     ]);
   });
@@ -334,9 +346,10 @@ describe('routes', () => {
           { prefix: '/server-status', kind: 'status' },
           { prefix: '/app/static', kind: 'exclude' },
           { prefix: '/api', kind: 'exclude' },
-          { prefix: '/app', kind: 'proxy', target: 'http://127.0.0.1:3000/' },
-          { prefix: '/', kind: 'proxy', target: 'http://a-backend/' },
+          proxied('/app', 'http://127.0.0.1:3000/', 2),
+          proxied('/', 'http://a-backend/', 19),
         ],
+        trustedAddresses: [],
         accessLogs: [],
       },
       {
@@ -344,6 +357,7 @@ describe('routes', () => {
         serverName: null,
         serverAliases: [],
         routes: settingsOf(config).routes,
+        trustedAddresses: [],
         accessLogs: [],
       },
     ]);

@@ -1,12 +1,13 @@
 // Access logs written by a running daemon: the exact lines of common, combined, a format with
-// timings and json for known requests (a 404, a HEAD, a query string, a request proxied to a
-// real backend), several CustomLogs at once, virtual hosts with and without logs of their own,
-// and a bad LogFormat refused by -t.
+// timings and json for known requests (a 404, a HEAD, a query string, requests proxied to a
+// real backend, one with a body), several CustomLogs at once, virtual hosts with and without logs of their own,
+// CustomLog stderr, and a bad LogFormat refused by -t.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { runCli, testDir, writeFiles } from './helpers/cli';
-import { request } from './helpers/daemon';
+import { request, waitFor } from './helpers/daemon';
 import { childPidsOf, launch, launchProxy } from './helpers/mpm';
 import { clfTime, waitLines } from './helpers/access-log';
 
@@ -38,28 +39,31 @@ test('common, combined, a timed format and json: the lines of known requests', a
   const head = await request(daemon.port, '/missing', { method: 'HEAD', headers: ua });
   const proxied = await request(daemon.port, '/b/echo?q=1', { headers: ua });
   const slow = await request(daemon.port, '/b/slow?ms=300', { headers: ua });
+  const posted = await request(daemon.port, '/b/echo', { method: 'POST', body: 'a body to send', headers: ua });
   const to = Date.now();
-  assert.deepEqual([missing.status, head.status, proxied.status, slow.status], [404, 404, 200, 200]);
+  assert.deepEqual([missing.status, head.status, proxied.status, slow.status, posted.status], [404, 404, 200, 200, 200]);
   assert.equal(head.body.length, 0);
 
-  const common = (await waitLines(file('common.log'), 4)).map((l) => withoutTime(l, from, to));
+  const common = (await waitLines(file('common.log'), 5)).map((l) => withoutTime(l, from, to));
   assert.deepEqual(common, [
     `127.0.0.1 - - [T] "GET /missing?x=1&y=%22 HTTP/1.1" 404 ${missing.body.length}`,
     '127.0.0.1 - - [T] "HEAD /missing HTTP/1.1" 404 -',
     `127.0.0.1 - - [T] "GET /b/echo?q=1 HTTP/1.1" 200 ${proxied.body.length}`,
     `127.0.0.1 - - [T] "GET /b/slow?ms=300 HTTP/1.1" 200 ${slow.body.length}`,
+    `127.0.0.1 - - [T] "POST /b/echo HTTP/1.1" 200 ${posted.body.length}`,
   ]);
 
-  const combined = (await waitLines(file('combined.log'), 4)).map((l) => withoutTime(l, from, to));
+  const combined = (await waitLines(file('combined.log'), 5)).map((l) => withoutTime(l, from, to));
   assert.deepEqual(combined, [
     `127.0.0.1 - - [T] "GET /missing?x=1&y=%22 HTTP/1.1" 404 ${missing.body.length} "http://referrer.test/page" "log-test/1.0"`,
     '127.0.0.1 - - [T] "HEAD /missing HTTP/1.1" 404 - "-" "log-test/1.0"',
     `127.0.0.1 - - [T] "GET /b/echo?q=1 HTTP/1.1" 200 ${proxied.body.length} "-" "log-test/1.0"`,
     `127.0.0.1 - - [T] "GET /b/slow?ms=300 HTTP/1.1" 200 ${slow.body.length} "-" "log-test/1.0"`,
+    `127.0.0.1 - - [T] "POST /b/echo HTTP/1.1" 200 ${posted.body.length} "-" "log-test/1.0"`,
   ]);
 
   // %D %T %{ms}T: the slow backend answers after 300 ms; the others in well under a second.
-  const timed = (await waitLines(file('timed.log'), 4)).map((l) => withoutTime(l, from, to));
+  const timed = (await waitLines(file('timed.log'), 5)).map((l) => withoutTime(l, from, to));
   const timings = timed.map((l) => l.split(' ').slice(-3).map(Number));
   for (const [us, s, ms] of timings) {
     assert.equal(s, 0);
@@ -73,13 +77,14 @@ test('common, combined, a timed format and json: the lines of known requests', a
     `127.0.0.1 - - [T] "GET /b/slow?ms=300 HTTP/1.1" 200 ${slow.body.length} "-" "log-test/1.0"`,
   );
 
-  const json = (await waitLines(file('access.json'), 4)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const json = (await waitLines(file('access.json'), 5)).map((l) => JSON.parse(l) as Record<string, unknown>);
   const [child] = childPidsOf(daemon);
   const expected = [
     { method: 'GET', url: '/missing?x=1&y=%22', status: 404, body_bytes: missing.body.length, referer: 'http://referrer.test/page' },
     { method: 'HEAD', url: '/missing', status: 404, body_bytes: 0, referer: null },
     { method: 'GET', url: '/b/echo?q=1', status: 200, body_bytes: proxied.body.length, referer: null },
     { method: 'GET', url: '/b/slow?ms=300', status: 200, body_bytes: slow.body.length, referer: null },
+    { method: 'POST', url: '/b/echo', status: 200, body_bytes: posted.body.length, referer: null },
   ];
   json.forEach((entry, i) => {
     const { time, client_port, bytes_sent, duration_us, server, ...rest } = entry;
@@ -128,6 +133,13 @@ test('a virtual host with a CustomLog logs there only; one without logs to the m
   assert.deepEqual(await waitLines(path.join(daemon.dir, 'main.log'), 2), ['b.test /two 404', 'b.test /four 404']);
   const json = (await waitLines(path.join(daemon.dir, 'a.json'), 2)).map((l) => JSON.parse(l) as { server: string; url: string });
   assert.deepEqual(json.map((j) => [j.server, j.url]), [['a.test', '/one'], ['a.test', '/three']]);
+});
+
+test('CustomLog stderr is the master’s stderr, not the ErrorLog file the children have as theirs', async (t) => {
+  const daemon = await launch(t, { config: ['StartServers 1', 'CustomLog stderr "%U %>s"'].join('\n') });
+  await request(daemon.port, '/to-stderr');
+  await waitFor('the line on stderr', () => daemon.stderr.includes('/to-stderr 404\n'));
+  assert.ok(!fs.readFileSync(daemon.errorLog, 'utf8').includes('/to-stderr'));
 });
 
 test('mpmproxy -t names the file and line of a bad LogFormat, and of an unknown nickname', async (t) => {

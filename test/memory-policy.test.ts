@@ -1,7 +1,7 @@
 // LimitMemory and MemoryPolicy on a running daemon. A child grows the way a proxy does under
 // load: connections whose requests carry 12 KB headers and wait at the backend. The limit is set
-// at the idle child's RSS plus HEADROOM; a first batch of held requests takes the child past
-// the redline (85%), more of them over the limit.
+// at the idle child's RSS plus HEADROOM; held requests take the child past the redline (85%),
+// more of them over the limit.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,14 +12,15 @@ import { request } from './helpers/daemon';
 import { heapLimitFlag, holdRequests, idleKeepAlive, limitAboveIdle, MiB, procLimit, tally } from './helpers/memory';
 import type { Held } from './helpers/memory';
 import type { GateBackend } from './helpers/mpm';
-import { childPidsOf, describeFailures, isAlive, launch, launchBackend, launchGate, logText, startLoad, waitFor } from './helpers/mpm';
+import { childPidsOf, describeFailures, isAlive, launch, launchBackend, launchGate, logText, sleep, startLoad, waitFor } from './helpers/mpm';
 
-const HEADROOM = 32 * MiB;
+/** Above the idle child's RSS. A child that serves grows by about 20 MB from idle (V8's young
+ * generation, the proxy's code and pools), and stays under the redline of this. */
+const HEADROOM = 48 * MiB;
 const HEADER_BYTES = 12_000;
-/** About 20 MB: past the redline, under the limit. */
-const FIRST_BATCH = 400;
-/** More than enough to take the child over its limit with the first batch. */
-const PUSH_MOST = 1500;
+/** Requests added at a time; far more than enough in all (each costs the child about 50 KB). */
+const STEP = 20;
+const PUSH_MOST = 3000;
 
 const STATUS = '<Location /server-status>\n SetHandler server-status\n</Location>';
 
@@ -49,25 +50,31 @@ function linesAbout(daemon: Daemon, child: number, msg: RegExp): LogLine[] {
   return daemon.log().filter(about(child, msg));
 }
 
-/** Holds the first batch and waits until every one of its requests reached the backend. */
-async function holdFirstBatch(t: TestContext, gate: GateBackend, port: number): Promise<Held> {
-  const first = holdRequests(port, '/gate/first', FIRST_BATCH, HEADER_BYTES);
-  t.after(() => first.agent.destroy());
-  await waitFor('the first batch at the backend', () => gate.inFlight >= FIRST_BATCH);
-  return first;
+/**
+ * Holds requests at the gate, STEP more each time the last ones reached it (so the child has
+ * accepted them all), until the log has a line about `child` that matches `line`. A request
+ * the child had not accepted yet when it left would go to its replacement, and a burst of them
+ * could take that one over the limit as well.
+ */
+async function pushUntil(t: TestContext, daemon: Daemon, gate: GateBackend, child: number, line: RegExp): Promise<Pushed> {
+  const steps: Held[] = [];
+  const seen = () => daemon.log().find(about(child, line));
+  const base = gate.inFlight;
+  while (!seen() && steps.length * STEP < PUSH_MOST) {
+    const step = holdRequests(daemon.port, '/gate/held', STEP, HEADER_BYTES);
+    t.after(() => step.agent.destroy());
+    steps.push(step);
+    const target = base + steps.length * STEP;
+    await waitFor('the requests at the backend', () => gate.inFlight >= target || seen(), 20_000, 10);
+  }
+  const found = await daemon.waitLog(`a line matching ${line}`, about(child, line));
+  return { line: found, results: Promise.all(steps.map((h) => h.results)).then((all) => all.flat()) };
 }
 
-/**
- * Adds held requests, paced, until the master applies MemoryPolicy to `child` (its log line
- * matches `policy`), then sends no more: what a child has not accepted when it leaves goes to
- * its replacement, and must not take that one over the limit as well.
- */
-async function pushOverLimit(t: TestContext, daemon: Daemon, child: number, policy: RegExp): Promise<{ over: LogLine; held: Held }> {
-  const held = holdRequests(daemon.port, '/gate/more', PUSH_MOST, HEADER_BYTES, { perTick: 10, tickMs: 25 });
-  t.after(() => held.agent.destroy());
-  const over = await daemon.waitLog('MemoryPolicy applied', about(child, policy), 20_000);
-  held.stop();
-  return { over, held };
+interface Pushed {
+  line: LogLine;
+  /** Each held request's status or error code, once the gate opens. */
+  results: Promise<Array<number | string>>;
 }
 
 test('MemoryPolicy continue: past the redline a warning and pruning, over the limit the child keeps serving', async (t) => {
@@ -77,20 +84,21 @@ test('MemoryPolicy continue: past the redline a warning and pruning, over the li
   const { limit, child } = await limitAboveIdle(daemon, conf, HEADROOM);
   const idle = await idleKeepAlive(daemon.port, 5);
   t.after(() => idle.destroy());
+  await sleep(1100); // pruning leaves connections idle for less than a second
 
-  const first = await holdFirstBatch(t, gate, daemon.port);
-  const redline = await daemon.waitLog('the redline warning', about(child, /past the redline \(85% of LimitMemory/));
-  assert.equal(redline.level, 'warn');
-  assert.ok((redline.rss as number) >= 0.85 * limit, `${redline.rss} >= 85% of ${limit}`);
+  const toRedline = await pushUntil(t, daemon, gate, child, /past the redline \(85% of LimitMemory/);
+  assert.equal(toRedline.line.level, 'warn');
+  assert.ok((toRedline.line.rss as number) >= 0.85 * limit, `${toRedline.line.rss} >= 85% of ${limit}`);
   const pruned = await daemon.waitLog('the child prunes', (l) => l.pid === child && /^memory redline/.test(l.msg));
   assert.equal(pruned.closingIdle, 5, 'the idle keep-alive connections are closed');
   await waitFor('the idle connections closed', () => Object.values(idle.freeSockets).every((l) => !l?.length));
 
-  const { over, held } = await pushOverLimit(t, daemon, child, /MemoryPolicy continue: the limit is soft/);
+  const toLimit = await pushUntil(t, daemon, gate, child, /MemoryPolicy continue: the limit is soft/);
+  const over = toLimit.line;
   assert.equal(over.level, 'error');
   assert.ok((over.rss as number) > limit);
   gate.open();
-  const results = [...(await first.results), ...(await held.results)];
+  const results = [...(await toRedline.results), ...(await toLimit.results)];
   assert.deepEqual(tally(results), { 200: results.length });
 
   // The same child serves on, and says so at most once every 10 s.
@@ -116,9 +124,8 @@ test('MemoryPolicy restart: the replacement starts first, the old child finishes
   t.after(() => clearInterval(sampler));
   const load = startLoad({ port: daemon.port, path: '/b/slow?ms=5', clients: 4, keepAlive: true });
   t.after(() => load.stop());
-  const first = await holdFirstBatch(t, gate, daemon.port);
-  const { over, held } = await pushOverLimit(t, daemon, child, /MemoryPolicy restart: replacing it gracefully/);
-  assert.ok((over.rss as number) > limit);
+  const pushed = await pushUntil(t, daemon, gate, child, /MemoryPolicy restart: replacing it gracefully/);
+  assert.ok((pushed.line.rss as number) > limit);
   const starts = await daemon.waitLog('the replacement', about(child, /starts to replace/));
   const drains = await daemon.waitLog('the hand-over', about(child, /is ready; child pid \d+ drains/));
   const replacement = starts.replacement as number;
@@ -127,7 +134,7 @@ test('MemoryPolicy restart: the replacement starts first, the old child finishes
   assert.equal(heapLimitFlag(replacement), heapLimitMb(limit));
 
   gate.open();
-  const results = [...(await first.results), ...(await held.results)];
+  const results = await pushed.results;
   assert.deepEqual(tally(results), { 200: results.length }, 'every request in flight on the old child was answered');
   await daemon.waitLog('the old child leaving', about(child, /exited \(exit code 0\)/));
   const result = await load.stop();
@@ -147,8 +154,7 @@ test('MemoryPolicy abort: the child dumps core (SIGABRT), the crash strategy rep
   const core = procLimit(child, 'Max core file size');
   assert.equal(core.soft, core.hard, 'the child raised its core size limit');
 
-  await holdFirstBatch(t, gate, daemon.port);
-  await pushOverLimit(t, daemon, child, /MemoryPolicy abort: it dumps core/);
+  await pushUntil(t, daemon, gate, child, /MemoryPolicy abort: it dumps core/);
   await daemon.waitLog("the child's last line", (l) => l.pid === child && /aborting, dumping core/.test(l.msg));
   const crash = await daemon.waitLog('the crash line', (l) => l.msg === `child pid ${child} exit signal SIGABRT (6)`);
   assert.equal(crash.level, 'error');

@@ -69,7 +69,7 @@ test('backend failures', async (t) => {
   });
 
   await t.test('Expect: 100-continue to a backend that cannot be reached: no 100, the 502 at once', async () => {
-    const reply = await rawExchange(d.port, ['POST /refused/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n'], { idleMs: 1500 });
+    const reply = await rawExchange(d.port, ['POST /refused/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n'], { idleMs: 5000 });
     assert.ok(reply.text.startsWith('HTTP/1.1 502 Bad Gateway\r\n'), reply.text);
     assert.equal(parseHead(reply.text).headers.connection, 'close');
   });

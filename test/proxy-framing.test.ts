@@ -35,7 +35,7 @@ test('ambiguous framing is refused and never forwarded', async (t) => {
 
   for (const [name, request, status, reason] of smuggling) {
     await t.test(`${name}: ${status}, Connection: close, a log line at info`, async () => {
-      const reply = await rawExchange(d.port, [request], { idleMs: 2000 });
+      const reply = await rawExchange(d.port, [request], { idleMs: 5000 });
       const h = parseHead(reply.text);
       assert.deepEqual([h.status, h.headers.connection, reply.closed], [status, 'close', true], reply.text);
       const line = await d.waitLog(name, (l) => l.level === 'info' && /^bad request: /.test(l.msg) && reason.test(String(l.reason)));
@@ -57,7 +57,7 @@ test('ambiguous framing is refused and never forwarded', async (t) => {
   });
 
   await t.test('the same backend does receive a well-formed chunked request', async () => {
-    const reply = await rawExchange(d.port, [head(['Transfer-Encoding: chunked', 'Connection: close']) + '5\r\nhello\r\n0\r\n\r\n'], { idleMs: 2000 });
+    const reply = await rawExchange(d.port, [head(['Transfer-Encoding: chunked', 'Connection: close']) + '5\r\nhello\r\n0\r\n\r\n'], { idleMs: 5000 });
     assert.equal(parseHead(reply.text).status, 200, reply.text);
     assert.equal(logged(d, /^bad request: /).length, smuggling.length + 1);
   });

@@ -23,7 +23,7 @@ const forwardingAndHops = [
   'X-Forwarded-Port: 443',
   'Forwarded: for=6.6.6.6',
   'Via: 1.0 edge',
-  'Connection: keep-alive, X-Hop',
+  'Connection: close, X-Hop',
   'X-Hop: secret',
   'Keep-Alive: timeout=5',
   'TE: trailers',
@@ -44,37 +44,32 @@ test('forwarding headers, trust, Via and hop-by-hop headers', async (t) => {
 
   /** What the backend saw of a request for `path` on `vhost` carrying the forwarding and hop-by-hop headers. */
   const sent = async (vhost: string, path = '/x', version = '1.1') => {
-    const reply = await rawExchange(d.port, [`GET ${path} HTTP/${version}\r\nHost: ${vhost}\r\n${forwardingAndHops.join('\r\n')}\r\n\r\n`], { idleMs: 300 });
+    const reply = await rawExchange(d.port, [`GET ${path} HTTP/${version}\r\nHost: ${vhost}\r\n${forwardingAndHops.join('\r\n')}\r\n\r\n`], { idleMs: 5000 });
     assert.equal(parseHead(reply.text).status, 200, reply.text);
     return { backend: headerMap(b.seen.at(-1)?.rawHeaders ?? []), client: parseHead(reply.text).headers };
   };
 
+  /** The forwarding headers the backend saw, in the order For, Host, Proto, Server, Port, Forwarded. */
+  const forwarding = (h: Record<string, string>) =>
+    ['x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-server', 'x-forwarded-port', 'forwarded'].map((n) => h[n]);
+
   await t.test('from a trusted client, X-Forwarded-* and Forwarded are kept and ours appended', async () => {
-    const { backend } = await sent('trusted.example');
-    assert.equal(backend['x-forwarded-for'], '6.6.6.6, 127.0.0.1');
-    assert.equal(backend['x-forwarded-host'], 'orig.example, trusted.example');
-    assert.equal(backend['x-forwarded-proto'], 'https, http');
-    assert.equal(backend['x-forwarded-server'], 'edge, trusted.example');
-    assert.equal(backend['x-forwarded-port'], '443');
-    assert.equal(backend.forwarded, 'for=6.6.6.6');
+    assert.deepEqual(forwarding((await sent('trusted.example')).backend), [
+      '6.6.6.6, 127.0.0.1',
+      'orig.example, trusted.example',
+      'https, http',
+      'edge, trusted.example',
+      '443',
+      'for=6.6.6.6',
+    ]);
   });
 
   await t.test('from any other client they are removed before ours are added', async () => {
-    const { backend } = await sent('untrusted.example');
-    assert.equal(backend['x-forwarded-for'], '127.0.0.1');
-    assert.equal(backend['x-forwarded-host'], 'untrusted.example');
-    assert.equal(backend['x-forwarded-proto'], 'http');
-    assert.equal(backend['x-forwarded-server'], 'untrusted.example');
-    assert.equal(backend['x-forwarded-port'], undefined);
-    assert.equal(backend.forwarded, undefined);
+    assert.deepEqual(forwarding((await sent('untrusted.example')).backend), ['127.0.0.1', 'untrusted.example', 'http', 'untrusted.example', undefined, undefined]);
   });
 
   await t.test('ProxyAddHeaders Off adds none: a trusted client’s pass as they are, another’s are still removed', async () => {
-    const trusted = (await sent('trusted.example', '/off/x')).backend;
-    assert.deepEqual(
-      [trusted['x-forwarded-for'], trusted['x-forwarded-host'], trusted['x-forwarded-proto'], trusted['x-forwarded-server']],
-      ['6.6.6.6', 'orig.example', 'https', 'edge'],
-    );
+    assert.deepEqual(forwarding((await sent('trusted.example', '/off/x')).backend), ['6.6.6.6', 'orig.example', 'https', 'edge', '443', 'for=6.6.6.6']);
     const other = (await sent('untrusted.example', '/off/x')).backend;
     assert.deepEqual(Object.keys(other).filter((n) => n.startsWith('x-forwarded-') || n === 'forwarded'), []);
   });
@@ -82,9 +77,9 @@ test('forwarding headers, trust, Via and hop-by-hop headers', async (t) => {
   await t.test('Via is appended both ways, naming the protocol version received', async () => {
     const { backend } = await sent('trusted.example');
     assert.equal(backend.via, '1.0 edge, 1.1 trusted.example');
-    const raw = (await rawExchange(d.port, ['GET /x HTTP/1.1\r\nHost: trusted.example\r\n\r\n'], { idleMs: 300 })).text;
+    const raw = (await rawExchange(d.port, ['GET /x HTTP/1.1\r\nHost: trusted.example\r\nConnection: close\r\n\r\n'], { idleMs: 5000 })).text;
     assert.ok(raw.includes('\r\nVia: 1.1 cache\r\n') && raw.includes('\r\nVia: 1.1 trusted.example\r\n'), raw);
-    await rawExchange(d.port, ['GET /x HTTP/1.0\r\nHost: trusted.example\r\n\r\n'], { idleMs: 300 });
+    await rawExchange(d.port, ['GET /x HTTP/1.0\r\nHost: trusted.example\r\n\r\n'], { idleMs: 5000 });
     assert.equal(headerMap(b.seen.at(-1)?.rawHeaders ?? []).via, '1.0 trusted.example');
   });
 

@@ -64,10 +64,10 @@ test('routing and rewriting', async (t) => {
       assert.deepEqual(await seen(path), { status: 404 }, path);
     }
     assert.deepEqual(await seen('/app/x/%2E%2E/echo'), { status: 200, url: '/echo', host: `127.0.0.1:${a.port}` });
-    const above = parseHead((await rawExchange(d.port, ['GET /../etc/passwd HTTP/1.1\r\nHost: default.example\r\n\r\n'])).text);
+    const above = parseHead((await rawExchange(d.port, ['GET /../etc/passwd HTTP/1.1\r\nHost: default.example\r\nConnection: close\r\n\r\n'], { idleMs: 5000 })).text);
     assert.deepEqual([above.status, above.headers.connection], [400, 'close']);
     // absolute-form request targets are routed by their path (RFC 9112 §3.2.2)
-    const absolute = parseHead((await rawExchange(d.port, ['GET http://elsewhere.example/app/echo HTTP/1.1\r\nHost: default.example\r\n\r\n'])).text);
+    const absolute = parseHead((await rawExchange(d.port, ['GET http://elsewhere.example/app/echo HTTP/1.1\r\nHost: default.example\r\nConnection: close\r\n\r\n'], { idleMs: 5000 })).text);
     assert.equal(absolute.status, 200);
     assert.equal(JSON.parse(absolute.body).url, '/echo');
   });

@@ -174,13 +174,13 @@ test('streaming through the proxy', async (t) => {
   });
 
   await t.test('Expect: 100-continue: 100 only for a request that is forwarded, then its body goes through', async () => {
-    const head = (path: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`;
+    const head = (path: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`;
     // As curl does: the headers, a wait for 100 (it sends the body anyway after a second), the body.
-    const forwarded = await rawExchange(d.port, [head('/b/continue'), 'hello'], { pauseMs: 1500, idleMs: 500 });
+    const forwarded = await rawExchange(d.port, [head('/b/continue'), 'hello'], { pauseMs: 1500, idleMs: 5000 });
     assert.ok(forwarded.text.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n'), forwarded.text);
     assert.ok(forwarded.text.endsWith('POST /continue'), forwarded.text);
     const requests = backend.seen.length;
-    const refused = await rawExchange(d.port, [head('/elsewhere')], { idleMs: 1500 });
+    const refused = await rawExchange(d.port, [head('/elsewhere')], { idleMs: 5000 });
     assert.ok(refused.text.startsWith('HTTP/1.1 404 Not Found\r\n'), refused.text);
     assert.equal(parseHead(refused.text).headers.connection, 'close');
     assert.equal(backend.seen.length, requests);
@@ -196,7 +196,7 @@ test('streaming through the proxy', async (t) => {
   });
 
   await t.test('HEAD: the headers of a GET and no body, the connection still usable', async () => {
-    const reply = await rawExchange(d.port, ['HEAD /b/head HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /b/other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], { pauseMs: 300 });
+    const reply = await rawExchange(d.port, ['HEAD /b/head HTTP/1.1\r\nHost: x\r\n\r\n', 'GET /b/other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], { pauseMs: 300, idleMs: 5000 });
     const [headReply, getReply] = reply.text.split(/(?=HTTP\/1\.1 )/);
     const h = parseHead(headReply);
     assert.deepEqual([h.status, h.headers['content-length'], h.body], [200, '1234', '']);

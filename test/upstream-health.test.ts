@@ -1,11 +1,12 @@
 // Member health shared by the children of a running daemon: retry= after a refused connection,
 // and active health checks of which one process runs each, whichever children live.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { test } from 'node:test';
 import { request, sleep, waitFor } from './helpers/daemon';
-import { childPidsOf, launch, logText, logsMatching } from './helpers/mpm';
+import { childPidsOf, launch, logText, logsMatching, stopDaemon } from './helpers/mpm';
 import { namedBackend, refusedPort, tally } from './helpers/upstream';
 
 const statusPage = '<Location /server-status>\n SetHandler server-status\n</Location>';
@@ -80,12 +81,12 @@ test('health checks: one probe per interval across children, hcfails takes a mem
 
   await t.test('each interval has one probe, from whichever child claims it', async () => {
     const from = a.probeTimes.length;
-    await sleep(4500);
+    await sleep(5000);
     const times = a.probeTimes.slice(from);
     const gaps = times.slice(1).map((at, i) => at - times[i]);
-    // Two children each probing would make about 9, with gaps near 0.
-    assert.ok(times.length >= 3 && times.length <= 5, `${times.length} probes: gaps ${gaps.join(', ')}`);
-    assert.ok(Math.min(...gaps) >= 850, `gaps ${gaps.join(', ')}`);
+    // About 5; two children each probing would make about 10. (A probe slowed on its way can
+    // arrive close to the next one, so the count is what tells, not each gap.)
+    assert.ok(times.length >= 3 && times.length <= 7, `${times.length} probes: gaps ${gaps.join(', ')}`);
     const probers = new Set(logsMatching(daemon, /^health check passed$/).map((l) => l.pid));
     const children = childPidsOf(daemon);
     assert.ok([...probers].every((pid) => children.includes(pid)), `probers ${[...probers]} children ${children}`);
@@ -117,5 +118,12 @@ test('health checks: one probe per interval across children, hcfails takes a mem
     await sleep(1200);
     assert.equal(logsMatching(daemon, /^member back in:/).length, 1, logText(daemon));
     assert.equal((await request(daemon.port, '/checked/')).status, 200);
+  });
+
+  await t.test('the master created the shared segment and removes it when it stops', async () => {
+    const segment = `/dev/shm/mpmproxy.${daemon.pid}.health`;
+    assert.ok(fs.existsSync(segment));
+    await stopDaemon(daemon);
+    assert.equal(fs.existsSync(segment), false);
   });
 });

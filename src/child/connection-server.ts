@@ -56,6 +56,8 @@ interface Conn {
   requests: number;
   /** Served a request and waits for the next one (Apache's keep-alive state). */
   idle: boolean;
+  /** Date.now() when it last became idle. */
+  idleSince: number;
   /** Responses not yet sent, so a graceful drain can turn them into Connection: close. */
   responses: Set<http.ServerResponse>;
   lingerTimer: NodeJS.Timeout | null;
@@ -162,13 +164,14 @@ export class ConnectionServer {
     for (const c of this.conns.values()) c.socket.destroy();
   }
 
-  /** The memory redline: ends the keep-alive connections that wait for their next request, as
-   * KeepAliveTimeout would, after the graceful drain's grace for a request already on its way
-   * (one that comes keeps its connection). Returns how many are closing. */
-  closeIdle(): number {
+  /** The memory redline: ends the keep-alive connections that have waited `idleMs` for their next
+   * request, as KeepAliveTimeout would, after the graceful drain's grace for a request already on
+   * its way (one that comes keeps its connection). Returns how many are closing. */
+  closeIdle(idleMs: number): number {
+    const now = Date.now();
     let closing = 0;
     for (const c of this.conns.values()) {
-      if (!c.idle) continue;
+      if (!c.idle || now - c.idleSince < idleMs) continue;
       this.drainConnection(c);
       closing++;
     }
@@ -182,7 +185,7 @@ export class ConnectionServer {
       this.updateAccepting();
       return;
     }
-    const c: Conn = { socket, client, active: 0, requests: 0, idle: false, responses: new Set(), lingerTimer: null };
+    const c: Conn = { socket, client, active: 0, requests: 0, idle: false, idleSince: 0, responses: new Set(), lingerTimer: null };
     this.holdsTicket = false;
     this.conns.set(socket, c);
     o.scoreboard.addConnections(o.processSlot, 1);
@@ -217,6 +220,7 @@ export class ConnectionServer {
   private markIdle(c: Conn, idle: boolean): void {
     if (c.idle === idle) return;
     c.idle = idle;
+    if (idle) c.idleSince = Date.now();
     this.o.scoreboard.addKeepAliveIdle(this.o.processSlot, idle ? 1 : -1);
     if (idle) this.o.limits.idle(c.client);
   }
@@ -279,7 +283,7 @@ export class ConnectionServer {
         at: Date.now() - durationUs / 1000,
       });
       o.scoreboard.addRequest(o.processSlot, bytes);
-      o.accessLog?.request(req, res, durationUs, bytes);
+      o.accessLog?.request(c.socket, req, res, durationUs, bytes);
       this.finishRequest(c, res, slot);
     });
     (entered ? o.handler : o.limits.refuse)(req, res);
@@ -315,7 +319,7 @@ export class ConnectionServer {
     c.responses.delete(res);
     c.active--;
     const accessLog = this.o.accessLog;
-    if (accessLog) res.once('close', () => accessLog.request(req, res, usSince(started), req.socket.bytesWritten - bytesBefore));
+    if (accessLog) res.once('close', () => accessLog.request(c.socket, req, res, usSince(started), c.socket.bytesWritten - bytesBefore));
   }
 
   private drainConnection(c: Conn): void {

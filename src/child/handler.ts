@@ -1,9 +1,10 @@
 // Turns a request into its route's answer: server-status, the default page, a backend, or 404.
 // Requests whose framing is ambiguous, or whose target is not a path, are refused first.
-import http from 'node:http';
+import type http from 'node:http';
 import type { Settings } from '../config/types';
 import type { Forwarder } from '../proxy/forward';
 import { framingRefusal, logRefusal, type Refusal } from '../proxy/framing';
+import { answerPlain } from '../proxy/plain-answer';
 import { matchRoute, routingTarget, servedRoutesFor } from './router';
 import { serveDefaultPage } from './default-page';
 
@@ -15,18 +16,12 @@ export interface HandlerParts {
   serveStatus: RequestHandler;
 }
 
-function notFound(res: http.ServerResponse): void {
-  res.writeHead(404, ['Content-Type', 'text/plain']);
-  res.end('404 Not Found\n');
-}
-
 const badTarget: Refusal = { status: 400, reason: 'the request target is not a path, or climbs above /' };
 
 function refuse(req: http.IncomingMessage, res: http.ServerResponse, r: Refusal): void {
   logRefusal(req.socket, r);
   res.shouldKeepAlive = false;
-  res.writeHead(r.status, ['Content-Type', 'text/plain']);
-  res.end(`${r.status} ${http.STATUS_CODES[r.status]}\n`);
+  answerPlain(res, r.status);
 }
 
 export function createHandler(p: HandlerParts): RequestHandler {
@@ -37,14 +32,14 @@ export function createHandler(p: HandlerParts): RequestHandler {
     if (url === null) return refuse(req, res, badTarget);
     const socket = req.socket;
     const route = matchRoute(servedRoutesFor(p.settings, socket.localAddress, socket.localPort, req.headers.host), url);
-    if (!route) return notFound(res);
+    if (!route) return answerPlain(res, 404);
     switch (route.kind) {
       case 'status':
         return p.serveStatus(req, res);
       case 'page':
         return serveDefaultPage(req, res);
       case 'exclude':
-        return notFound(res);
+        return answerPlain(res, 404);
       case 'proxy':
         return p.forwarder.forward(req, res, route, url);
     }

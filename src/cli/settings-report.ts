@@ -2,6 +2,7 @@
 import os from 'node:os';
 import type { Settings } from '../config/types';
 import { heapLimitMb } from '../limits/memory';
+import { limitsReport } from '../limits/settings';
 import { mpmFor } from '../mpm';
 import { serverVersion } from '../version';
 
@@ -56,6 +57,9 @@ export function settingsReport(s: Settings): string {
       ['KeepAlive', s.keepAlive ? 'On' : 'Off'],
       ['KeepAliveTimeout', ms(s.keepAliveTimeout)],
       ['MaxKeepAliveRequests', unlimited(s.maxKeepAliveRequests)],
+      ...limitsReport(s.limits),
+      ['ProxyDNSCacheTimeout', ms(s.upstreams.dnsCacheTimeout)],
+      ...s.upstreams.balancers.map((b) => ['Balancer', `${b.name} lbmethod=${b.lbmethod} members=${b.members.map((m) => m.origin).join(',')}`]),
       ['ErrorLog', s.errorLog],
       [
         'LogLevel',

@@ -61,18 +61,18 @@ function sectionLogs(section: Section, inherited: Formats, fromRoot: (p: string)
   const logs: AccessLogSpec[] = [];
   for (const use of section.directives) {
     if (use.name === directives.TransferLog.name) {
-      logs.push({ target: path(use.value as string, fromRoot), format: transfer });
+      logs.push({ target: logTarget(use.value as string, fromRoot), format: transfer });
     } else if (use.name === directives.CustomLog.name) {
       const value = use.value as CustomLogValue;
       const found = resolve(value.format, nicknames);
       if (typeof found === 'string') fail(use, found);
-      else logs.push({ target: path(value.target, fromRoot), format: found });
+      else logs.push({ target: logTarget(value.target, fromRoot), format: found });
     }
   }
   return { logs, formats: { nicknames, transfer }, errors };
 }
 
-function path(target: string, fromRoot: (p: string) => string): string {
+function logTarget(target: string, fromRoot: (p: string) => string): string {
   return target === 'stderr' ? target : fromRoot(target);
 }
 

@@ -148,8 +148,9 @@ export interface Settings {
   logLevel: { level: LogLevelName; modules: Record<string, LogLevelName> };
   /** The main server's CustomLog and TransferLog lines, in order. */
   accessLogs: AccessLogSpec[];
-  /** In a child: the descriptor of each CustomLog file (by path) that the master opened and
-   * handed down, so children running as User/Group need no right to the file. */
+  /** In a child: the descriptor of each CustomLog file (by path, and 'stderr' for the master's
+   * stderr) that the master opened and handed down, so children running as User/Group need no
+   * right to the file. */
   accessLogFiles?: Record<string, number>;
   /** Server-level routes (top-level ProxyPass and <Location> sections). */
   routes: Route[];

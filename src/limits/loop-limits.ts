@@ -11,7 +11,8 @@ import type { RequestHandler } from '../child/handler';
 import { log, logs } from '../log/logger';
 import type { LimitCounters } from '../shm/limits';
 import { REFUSED_CLIENTS, REFUSED_PER_CLIENT, UNTRACKED } from '../shm/limits';
-import { abortBody, answer } from './answer';
+import { abandonExchange } from '../proxy/exchange';
+import { answer } from './answer';
 import { hashClientAddress, parseClientAddress } from './client-address';
 import { FloodLog } from './flood-log';
 import { Limit, LIMIT_NAMES, type LimitName } from './limit-names';
@@ -232,7 +233,6 @@ export class LoopLimits {
   private readTimedOut(
     stage: ReadStage,
     socket: net.Socket,
-    req: http.IncomingMessage | null,
     res: http.ServerResponse | null,
     elapsedMs: number,
     bytes: number,
@@ -253,6 +253,6 @@ export class LoopLimits {
     }
     if (res !== null && !res.headersSent) answer(res, 408, 'RequestReadTimeout', true);
     else socket.destroy();
-    if (req !== null) abortBody(req, 'RequestReadTimeout');
+    if (res !== null) abandonExchange(res);
   }
 }

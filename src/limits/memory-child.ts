@@ -10,6 +10,10 @@ import { megabytes } from './memory';
 
 let gc: (() => void) | null = null;
 
+/** A connection idle this long is not between two requests of a busy client: closing it cannot
+ * meet a request already on its way. */
+const IDLE_BEFORE_PRUNED_MS = 1000;
+
 /**
  * A full, compacting garbage collection now. Starting children with --expose-gc would put gc()
  * on the global object of every module a child runs, filters included, and any of them could
@@ -26,12 +30,12 @@ function collectGarbage(): void {
 
 /**
  * The redline: give back what a child can spare without failing a request, on one event loop
- * (the child's, or one worker-MPM thread's): keep-alive connections waiting for their next
- * request (their clients reconnect), then the garbage V8 has not collected yet.
+ * (the child's, or one worker-MPM thread's): keep-alive connections idle for a second or more
+ * (their clients reconnect), then the garbage V8 has not collected yet.
  */
 export function pruneEventLoop(server: ConnectionServer): void {
   const before = process.memoryUsage();
-  const closing = server.closeIdle();
+  const closing = server.closeIdle(IDLE_BEFORE_PRUNED_MS);
   collectGarbage();
   const after = process.memoryUsage();
   log('child').notice(

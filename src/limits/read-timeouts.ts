@@ -25,7 +25,6 @@ export type ReadStage = 'header' | 'body';
 export type OnReadTimeout = (
   stage: ReadStage,
   socket: net.Socket,
-  req: http.IncomingMessage | null,
   res: http.ServerResponse | null,
   elapsedMs: number,
   bytes: number,
@@ -147,9 +146,8 @@ export class ReadTimeouts {
     const received = socket.bytesRead - this.bytes[i];
     const elapsed = now - this.since[i];
     if (elapsed <= stageLimit(limit, received)) return;
-    const req = this.requests[i];
     const res = this.responses[i];
     this.phase[i] = Phase.Done;
-    this.onTimeout(stage, socket, stage === 'body' ? req : null, stage === 'body' ? res : null, elapsed, received);
+    this.onTimeout(stage, socket, stage === 'body' ? res : null, elapsed, received);
   }
 }

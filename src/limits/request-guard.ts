@@ -5,7 +5,8 @@
 import type http from 'node:http';
 import type { LimitSettings } from '../config/types';
 import type { RequestHandler } from '../child/handler';
-import { abortBody, answer } from './answer';
+import { abandonExchange } from '../proxy/exchange';
+import { answer } from './answer';
 import { chunkWriters, type ChunkWriters } from './chunked-output';
 import type { LimitName } from './limit-names';
 import { MultipartScanner, multipartBoundary } from './multipart';
@@ -42,7 +43,8 @@ export function guardRequests(l: LimitSettings, refused: Refusal, handler: Reque
         refused(limit, 413, req, { [limit]: value, streamed: true });
         if (!res.headersSent) answer(res, 413, limit, true);
         else res.destroy(); // the backend is answering already: the client sees a cut response
-        abortBody(req, limit);
+        // A backend request reading the body stops; its answer, if any comes, is dropped.
+        abandonExchange(res);
       },
       // Held whole, then routed: unless a limit or a read timeout answered meanwhile.
       onForm: form ? () => void (res.headersSent || res.destroyed || handler(req, res)) : null,

@@ -56,3 +56,34 @@ export function requestsPerConnection(maxKeepAliveRequests: number, limitKeepAli
 export function keepAliveLimitName(s: { maxKeepAliveRequests: number; limits: LimitSettings }): string {
   return s.limits.keepAlive !== 0 && s.limits.keepAlive === s.maxKeepAliveRequests ? 'LimitKeepAlive' : 'MaxKeepAliveRequests';
 }
+
+const sized = (v: number): string =>
+  v === 0 ? 'unlimited' : v % 2 ** 20 === 0 ? `${v / 2 ** 20}M` : v % 1024 === 0 ? `${v / 1024}K` : String(v);
+const counted = (v: number): string => (v === 0 ? 'unlimited' : String(v));
+
+function stageText(name: string, stage: ReadTimeoutStage | null): string {
+  if (!stage) return `${name}=0`;
+  const max = stage.max > 0 ? `-${stage.max / 1000}` : '';
+  return `${name}=${stage.timeout / 1000}${max}${stage.minRate > 0 ? `,MinRate=${stage.minRate}` : ''}`;
+}
+
+/** The limits' lines of `mpmproxy -V`. */
+export function limitsReport(l: LimitSettings): Array<[string, string]> {
+  return [
+    ['LimitClients', counted(l.clients)],
+    ['LimitConnections', counted(l.connections)],
+    ['LimitConnectionsPerClient', counted(l.connectionsPerClient)],
+    ['LimitRequestsPerClient', counted(l.requestsPerClient)],
+    ['LimitRequestBody', sized(l.requestBody)],
+    ['LimitRequestForm', l.requestForm === 0 ? 'unlimited (forms stream)' : `${sized(l.requestForm)} (forms held whole)`],
+    ['LimitUpload', sized(l.upload)],
+    ['LimitRequestHeader', sized(l.requestHeader)],
+    ['LimitRequestHeaderLines', counted(l.requestHeaderLines)],
+    ['LimitUri', sized(l.uri)],
+    ['LimitKeepAlive', counted(l.keepAlive)],
+    ['LimitResponseBody', sized(l.responseBody)],
+    ['LimitChunk', sized(l.chunk)],
+    ['LimitPacket', l.packet === 0 ? "Node's default" : sized(l.packet)],
+    ['RequestReadTimeout', `${stageText('header', l.readTimeout.header)} ${stageText('body', l.readTimeout.body)}`],
+  ];
+}

@@ -72,9 +72,9 @@ export class AccessLog {
     return new AccessLog(pick ? hostPicker(settings) : null, hosts, [...writers.values()]);
   }
 
-  /** A request whose response has ended (or whose connection broke). */
-  request(req: http.IncomingMessage, res: http.ServerResponse, durationUs: number, bytesOut: number): void {
-    const socket = req.socket;
+  /** A request whose response has ended (or whose connection broke), on its connection's
+   * socket (req.socket may be gone by then: undici lets go of a request body it has sent). */
+  request(socket: net.Socket, req: http.IncomingMessage, res: http.ServerResponse, durationUs: number, bytesOut: number): void {
     const host = this.hostOf(socket, req.headers.host);
     if (host.logs.length === 0) return;
     const x: Exchange = {
@@ -127,9 +127,12 @@ function hostPicker(settings: Settings): Settings {
   return { ...settings, routes: marker(0), virtualHosts: settings.virtualHosts.map((h, i) => ({ ...h, routes: marker(i + 1) })) };
 }
 
-/** The descriptor the master opened for this CustomLog, or one opened here when this process
- * was not started by a master (-X). */
+/** The descriptor the master opened for this CustomLog file (or its stderr), or, in a process
+ * that no master started (-X), one opened here. */
 function descriptor(settings: Settings, target: string): number {
-  if (target === 'stderr') return 2;
-  return settings.accessLogFiles?.[target] ?? fs.openSync(target, 'a', 0o644);
+  const files = settings.accessLogFiles;
+  if (files === undefined) return target === 'stderr' ? 2 : fs.openSync(target, 'a', 0o644);
+  const fd = files[target];
+  if (fd === undefined) throw new Error(`the master handed down no descriptor for CustomLog ${target}`);
+  return fd;
 }

@@ -29,8 +29,7 @@ function needsArgument(make: (arg: string) => Item): Factory {
 function oneOf(choices: Record<string, Item>, plain: Item): Factory {
   return (arg, letter) => {
     if (arg === null) return plain;
-    const item = choices[arg];
-    if (item) return item;
+    if (Object.hasOwn(choices, arg)) return choices[arg];
     throw new ValueError(`%{${arg}}${letter}: the argument of %${letter} is one of ${Object.keys(choices).join(', ')}`);
   };
 }

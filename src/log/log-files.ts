@@ -24,12 +24,16 @@ export function openErrorLog(s: Settings): number | null {
   return openForAppend('ErrorLog', s.errorLog);
 }
 
-/** Every CustomLog and TransferLog file of `s`, once each, by path (O_APPEND: see log-writer.ts). */
+/**
+ * Every CustomLog and TransferLog file of `s`, once each, by path (O_APPEND: see
+ * log-writer.ts). `stderr` is the master's own (the journal under systemd), handed down too:
+ * a child's stderr is the ErrorLog file when ErrorLog names one.
+ */
 export function openAccessLogs(s: Settings): Map<string, number> {
   const files = new Map<string, number>();
   try {
-    for (const spec of [s.accessLogs, ...s.virtualHosts.map((h) => h.accessLogs)].flat()) {
-      if (spec.target !== 'stderr' && !files.has(spec.target)) files.set(spec.target, openForAppend('CustomLog', spec.target));
+    for (const { target } of [s.accessLogs, ...s.virtualHosts.map((h) => h.accessLogs)].flat()) {
+      if (!files.has(target)) files.set(target, target === 'stderr' ? 2 : openForAppend('CustomLog', target));
     }
   } catch (err) {
     closeLogFiles(files);
@@ -39,7 +43,7 @@ export function openAccessLogs(s: Settings): Map<string, number> {
 }
 
 export function closeLogFiles(files: ReadonlyMap<string, number>): void {
-  for (const fd of files.values()) fs.closeSync(fd);
+  for (const [target, fd] of files) if (target !== 'stderr') fs.closeSync(fd);
 }
 
 /** How a child inherits `files` from descriptor `first` on: the stdio entries to spawn it

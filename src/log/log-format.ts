@@ -16,7 +16,7 @@ export const predefinedFormats: Readonly<Record<string, string>> = {
 
 export interface ParsedFormat {
   parts: Array<string | Item>;
-  /** Reads the name of the virtual host that answered (%v): the log needs to know it. */
+  /** Reads the name of the virtual host that answered (%v, and %V without a Host header). */
   usesServerName: boolean;
 }
 
@@ -74,7 +74,7 @@ export function parseLogFormat(text: string): ParsedFormat {
     if (literal) parts.push(literal);
     literal = '';
     parts.push(item);
-    usesServerName ||= letter === 'v';
+    usesServerName ||= letter === 'v' || letter === 'V';
   }
   if (literal) parts.push(literal);
   return { parts, usesServerName };

@@ -14,6 +14,7 @@ import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
 import { clientResponseHeaders, linkValues, trailerPairs, type ClientFacts, type ResponseTarget } from './headers';
 import { describeFailure } from './hints';
+import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
 import type { Outcome, Upstream, UpstreamMember } from './upstream';
 
@@ -162,8 +163,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     log('proxy').error({ ...fields, status: failure.status }, `${backend}: ${failure.cause}; answering ${failure.status}`);
     // Otherwise Node would read and discard the rest of the request body before the next request.
     if (!this.req.complete) res.shouldKeepAlive = false;
-    res.writeHead(failure.status, ['Content-Type', 'text/plain']);
-    res.end(failure.status === 504 ? '504 Gateway Timeout\n' : '502 Bad Gateway\n');
+    answerPlain(res, failure.status);
   }
 
   /** The client side ended first: nothing more goes to the backend and its answer is dropped. */

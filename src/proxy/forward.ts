@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
 import { Exchange } from './exchange';
 import { backendRequestHeaders } from './headers';
+import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
 import type { Upstream, Upstreams } from './upstream';
 
@@ -29,8 +30,7 @@ export class Forwarder {
     if (!member) {
       log('proxy').error({ backend: plan.route.target, url: req.url }, `no member of ${plan.route.target} is available; answering 503`);
       if (!req.complete) res.shouldKeepAlive = false;
-      res.writeHead(503, ['Content-Type', 'text/plain', 'Retry-After', '1']);
-      res.end('503 Service Unavailable\n');
+      answerPlain(res, 503);
       return;
     }
     const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req));

@@ -23,6 +23,8 @@ interface Checked {
   intervalTicks: number;
   /** The probe of the last claim has not finished. */
   running: boolean;
+  /** Made at the first probe: hcmethod=TCP connects, the others request. */
+  connect: ReturnType<typeof tcpConnector> | null;
   dispatcher: Dispatcher | null;
 }
 
@@ -38,7 +40,7 @@ export class HealthChecker {
     this.checked = members.flatMap((member) => {
       const hc = member.spec.health;
       if (hc === null || member.spec.status.stopped) return [];
-      return [{ member, hc, intervalTicks: ticks(hc.interval), running: false, dispatcher: null }];
+      return [{ member, hc, intervalTicks: ticks(hc.interval), running: false, connect: null, dispatcher: null }];
     });
   }
 
@@ -50,10 +52,11 @@ export class HealthChecker {
     this.look();
   }
 
+  /** A probe in flight is abandoned: a loop that is ending has no use for its answer. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await Promise.all(this.checked.map((c) => c.dispatcher?.close()));
+    await Promise.all(this.checked.map((c) => c.dispatcher?.destroy()));
   }
 
   private look(): void {
@@ -71,7 +74,8 @@ export class HealthChecker {
       if (this.timer !== null) this.record(c, failure);
     };
     if (hc.method === 'TCP') {
-      tcpConnector(member.spec, this.dns)((err) => finish(err ? (err as Error & { code?: string }).code ?? err.message : null));
+      c.connect ??= tcpConnector(member.spec, this.dns);
+      c.connect((err) => finish(err ? (err as Error & { code?: string }).code ?? err.message : null));
       return;
     }
     c.dispatcher ??= backendDispatcher(member.spec, this.dns, { probe: true });

@@ -34,7 +34,7 @@
 // master alone, before the children that look it up start.
 
 import { SharedMemoryError } from '../errors';
-import { defineLayout, elementIndexes, i32, readFixedUtf8, utf8, writeFixedUtf8 } from './layout';
+import { attachHeader, defineLayout, elementIndexes, i32, initSegment, readFixedUtf8, utf8, writeFixedUtf8 } from './layout';
 
 /** 'MPHC' read as a little-endian int32. */
 export const HEALTH_MAGIC = 0x4348504d;
@@ -101,37 +101,18 @@ export class HealthTable {
 
   /** Initialises a table over `buffer` (zeroed: no member assigned). */
   static create(buffer: ArrayBufferLike, capacity = HEALTH_CAPACITY): HealthTable {
-    const needed = HealthTable.byteLength(capacity);
-    if (buffer.byteLength < needed) {
-      throw new SharedMemoryError(`health table needs ${needed} bytes, the segment has ${buffer.byteLength}`);
-    }
-    new Uint8Array(buffer, 0, needed).fill(0);
-    const words = new Int32Array(buffer, 0, healthHeaderLayout.size >> 2);
-    Atomics.store(words, H.version, HEALTH_VERSION);
-    Atomics.store(words, H.capacity, capacity);
-    Atomics.store(words, H.epoch, Math.floor(monotonicMs() / 1000));
-    Atomics.store(words, H.magic, HEALTH_MAGIC);
+    initSegment(buffer, HealthTable.byteLength(capacity), 'health table', HEALTH_MAGIC, [
+      [H.version, HEALTH_VERSION],
+      [H.capacity, capacity],
+      [H.epoch, Math.floor(monotonicMs() / 1000)],
+    ]);
     return new HealthTable(buffer);
   }
 
   /** Opens a table another process created, checking that it is one of this layout. */
   static attach(buffer: ArrayBufferLike): HealthTable {
-    if (buffer.byteLength < healthHeaderLayout.size) {
-      throw new SharedMemoryError(`segment of ${buffer.byteLength} bytes is too small for a health table`);
-    }
-    const words = new Int32Array(buffer, 0, healthHeaderLayout.size >> 2);
-    const magic = Atomics.load(words, H.magic);
-    if (magic !== HEALTH_MAGIC) {
-      throw new SharedMemoryError(`segment is not a health table: magic 0x${(magic >>> 0).toString(16)}`);
-    }
-    const version = Atomics.load(words, H.version);
-    if (version !== HEALTH_VERSION) {
-      throw new SharedMemoryError(
-        `health table layout version ${version} is not the version ${HEALTH_VERSION} this build uses; ` +
-          'stop every mpmproxy process using it and start again',
-      );
-    }
-    if (buffer.byteLength < HealthTable.byteLength(Atomics.load(words, H.capacity))) {
+    const header = attachHeader(buffer, healthHeaderLayout.size, 'health table', HEALTH_MAGIC, HEALTH_VERSION);
+    if (buffer.byteLength < HealthTable.byteLength(Atomics.load(header, H.capacity))) {
       throw new SharedMemoryError('health table is larger than its segment');
     }
     return new HealthTable(buffer);

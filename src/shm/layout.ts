@@ -3,6 +3,8 @@
 // atomic across processes, but BigInt64 Atomics would allocate a BigInt on every call, so
 // 64-bit counters are kept as two int32 words instead.
 
+import { SharedMemoryError } from '../errors';
+
 /** How a field is stored: its size and the alignment its typed-array view needs. */
 export interface FieldType {
   readonly size: number;
@@ -57,6 +59,49 @@ export function elementIndexes<K extends string>(layout: Layout<K>, bytesPerElem
 
 export function alignUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
+}
+
+/**
+ * Starts a segment's life: checks that `buffer` holds `needed` bytes, zeroes them and stores the
+ * header's int32 words, given as [index, value], then the magic at word 0 last, so that a process
+ * attaching mid-create sees no magic rather than half a header.
+ */
+export function initSegment(
+  buffer: ArrayBufferLike,
+  needed: number,
+  what: string,
+  magic: number,
+  header: ReadonlyArray<readonly [number, number]>,
+): void {
+  if (buffer.byteLength < needed) {
+    throw new SharedMemoryError(`${what} needs ${needed} bytes, the segment has ${buffer.byteLength}`);
+  }
+  new Uint8Array(buffer, 0, needed).fill(0);
+  const words = new Int32Array(buffer, 0, needed >> 2);
+  for (const [index, value] of header) Atomics.store(words, index, value);
+  Atomics.store(words, 0, magic);
+}
+
+/**
+ * The header words of a segment another process created with initSegment, once its magic (word
+ * 0) and layout version (word 1) are the ones this build writes.
+ */
+export function attachHeader(buffer: ArrayBufferLike, headerSize: number, what: string, magic: number, version: number): Int32Array {
+  if (buffer.byteLength < headerSize) {
+    throw new SharedMemoryError(`segment of ${buffer.byteLength} bytes is too small to hold a ${what} header`);
+  }
+  const words = new Int32Array(buffer, 0, headerSize >> 2);
+  const found = Atomics.load(words, 0);
+  if (found !== magic) {
+    throw new SharedMemoryError(`segment is not a ${what}: magic 0x${(found >>> 0).toString(16)}, expected 0x${magic.toString(16)}`);
+  }
+  const written = Atomics.load(words, 1);
+  if (written !== version) {
+    throw new SharedMemoryError(
+      `${what} layout version ${written} is not the version ${version} this build uses; stop every mpmproxy process using it and start again`,
+    );
+  }
+  return words;
 }
 
 const TWO_32 = 0x1_0000_0000;

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { Daemon } from './daemon';
-import { sleep, waitFor } from './daemon';
+import { waitFor } from './daemon';
 import { childPidsOf } from './mpm';
 
 export const MiB = 2 ** 20;
@@ -71,22 +71,12 @@ export async function limitAboveIdle(
 
 /** Requests that wait at the backend; each has a header of `headerBytes`. */
 export interface Held {
-  /** Each sent request's status, or its error code. */
+  /** Each request's status, or its error code. */
   results: Promise<Array<number | string>>;
   agent: http.Agent;
-  /** Sends no more of a paced batch. */
-  stop(): void;
 }
 
-/** `count` requests, sent `perTick` every `tickMs` when paced (a burst leaves connections in the
- * listen queue, where a child that starts meanwhile may take them). */
-export function holdRequests(
-  port: number,
-  urlPath: string,
-  count: number,
-  headerBytes: number,
-  pace: { perTick: number; tickMs: number } = { perTick: count, tickMs: 0 },
-): Held {
+export function holdRequests(port: number, urlPath: string, count: number, headerBytes: number): Held {
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const header = 'x'.repeat(headerBytes);
   const one = () =>
@@ -99,15 +89,7 @@ export function holdRequests(
       req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'ERROR'));
       req.end();
     });
-  let stopped = false;
-  const results = Array.from({ length: count }, (_, i) =>
-    sleep(Math.floor(i / pace.perTick) * pace.tickMs).then(() => (stopped ? null : one())),
-  );
-  return {
-    results: Promise.all(results).then((all) => all.filter((r) => r !== null)),
-    agent,
-    stop: () => (stopped = true),
-  };
+  return { results: Promise.all(Array.from({ length: count }, one)), agent };
 }
 
 /** Keep-alive connections that each carried one request and now wait idle for the next. */

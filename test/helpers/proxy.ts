@@ -41,16 +41,9 @@ export const echo: Handle = (req, res) => {
   });
 };
 
-/** An http backend on 127.0.0.1 that records each request, then lets `handle` answer it. */
-export async function httpBackend(t: TestContext, handle: Handle = echo, server = http.createServer()): Promise<TestBackend> {
-  const seen: SeenRequest[] = [];
+/** Listens on 127.0.0.1; when the test ends, drops the connections still open and closes. */
+async function listenForTest(t: TestContext, server: net.Server): Promise<number> {
   const sockets = new Set<net.Socket>();
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const s: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, aborted: false };
-    seen.push(s);
-    res.on('close', () => (s.aborted = !res.writableFinished));
-    handle(req, res, s);
-  });
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -63,7 +56,19 @@ export async function httpBackend(t: TestContext, handle: Handle = echo, server 
         server.close(() => resolve());
       }),
   );
-  const port = (server.address() as net.AddressInfo).port;
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** An http backend on 127.0.0.1 that records each request, then lets `handle` answer it. */
+export async function httpBackend(t: TestContext, handle: Handle = echo, server = http.createServer()): Promise<TestBackend> {
+  const seen: SeenRequest[] = [];
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const s: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, aborted: false };
+    seen.push(s);
+    res.on('close', () => (s.aborted = !res.writableFinished));
+    handle(req, res, s);
+  });
+  const port = await listenForTest(t, server);
   const scheme = server instanceof https.Server ? 'https' : 'http';
   return { port, url: `${scheme}://127.0.0.1:${port}`, seen };
 }
@@ -78,25 +83,14 @@ export interface RawBackend {
 /** A TCP backend that records the bytes it receives; `onData` decides what happens next. */
 export async function rawBackend(t: TestContext, onData: (socket: net.Socket, data: Buffer) => void = () => undefined): Promise<RawBackend> {
   const chunks: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
       onData(socket, d);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenForTest(t, server);
   return { port, url: `http://127.0.0.1:${port}`, received: () => Buffer.concat(chunks) };
 }
 

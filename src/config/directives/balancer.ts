@@ -2,7 +2,7 @@
 // mod_proxy and mod_proxy_hcheck, DNS caching, an outbound proxy (ProxyRemote) and TLS to
 // backends (mod_ssl's SSLProxy*). The `key=value` parameters are parsed here for BalancerMember
 // and ProxySet, and by src/config/upstreams.ts for those written on ProxyPass.
-import { one, oneOrMore, seconds, serverOnly, table, type UseContext } from '../directive-spec';
+import { nonEmpty, one, oneOrMore, seconds, serverOnly, table, type UseContext } from '../directive-spec';
 import { nearest } from '../suggest';
 import type { ContextName } from '../types';
 import { parseDuration, parseEnum, parseFlag, parseInteger, ValueError } from '../values';
@@ -264,13 +264,13 @@ export const balancerDirectives = table({
     module: 'proxy', contexts: serverOrProxy, arity: one,
     syntax: 'SSLProxyCACertificateFile file-path', default: "Node's bundled CA list",
     summary: 'File of concatenated PEM CA certificates that https backends must chain to',
-    parse: (args) => args[0],
+    parse: nonEmpty,
   },
   SSLProxyMachineCertificateFile: {
     module: 'proxy', contexts: serverOrProxy, arity: one,
     syntax: 'SSLProxyMachineCertificateFile file-path', default: 'none',
     summary: 'PEM file with the client certificate (and chain) and its key presented to https backends',
-    parse: (args) => args[0],
+    parse: nonEmpty,
   },
   SSLProxyCheckPeerName: {
     module: 'proxy', contexts: serverOrProxy, arity: one,
