@@ -70,16 +70,37 @@ const bad: Record<string, Array<[string, string]>> = {
   User: [['User "two words"', '2: User: must be a user name or #uid (got "two words")']],
   Group: [['Group #abc', '2: Group: must be a group name or #gid (got "#abc")']],
   PidFile: [['PidFile', '2: PidFile: takes one argument: PidFile filename']],
+  LimitMemory: [['LimitMemory 12Q', '2: LimitMemory: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "12Q")']],
+  LimitMemoryServer: [['LimitMemoryServer lots', '2: LimitMemoryServer: must be a size such as 4096, 512K, 64MB, 1G or unlimited (got "lots")']],
+  MemoryPolicy: [['MemoryPolicy reboot', '2: MemoryPolicy: must be one of continue, restart, abort (got "reboot")']],
+  ExitTimeout: [['ExitTimeout 0', '2: ExitTimeout: must be longer than 0 (got "0")']],
+  CrashRecoveryStrategy: [['CrashRecoveryStrategy retry', '2: CrashRecoveryStrategy: must be one of recover, kill (got "retry")']],
+  CoreDumpDirectory: [['CoreDumpDirectory ""', '2: CoreDumpDirectory: must not be empty']],
+  LimitProcesses: [['LimitProcesses -1', '2: LimitProcesses: must be a non-negative integer or unlimited (got "-1")']],
+  LimitFiles: [['LimitFiles many', '2: LimitFiles: must be a non-negative integer (got "many")']],
+  MinWorkers: [['MinWorkers 2000', '2: MinWorkers: must be an integer from 0 to 1024 (got "2000")']],
+  LimitWorkers: [['LimitWorkers 0', '2: LimitWorkers: must be an integer from 1 to 1024 (got "0")']],
+  ThreadStack: [['ThreadStack 2G', '2: ThreadStack: must be at most 1G (got "2G")']],
   ErrorLog: [
     ['ErrorLog "|/usr/bin/rotatelogs x"', '2: ErrorLog: piped logs are not supported; log to stderr or syslog'],
     ['ErrorLog syslog:local7', '2: ErrorLog: syslog facilities are not supported; write syslog'],
   ],
   LogLevel: [
     ['LogLevel loud', '2: LogLevel: unknown level "loud" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
-    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master)'],
+    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master, log)'],
     ['LogLevel warn proxy:trace8', '2: LogLevel: unknown level "trace8" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
     ['LogLevel warn info', '2: LogLevel: takes one plain level, not both warn and info'],
   ],
+  LogFormat: [
+    ['LogFormat "%h %Z" mine', '2: LogFormat: unknown format directive %Z (docs/logging.md lists them)'],
+    ['LogFormat "%h" json', '2: LogFormat: json names the built-in JSON format; choose another nickname'],
+  ],
+  CustomLog: [
+    ['CustomLog /x.log', '2: CustomLog: takes at least two arguments: CustomLog file|stderr format|nickname'],
+    ['CustomLog /x.log %h %s', '2: CustomLog: takes two arguments: CustomLog file|stderr format|nickname (quote a format with blanks)'],
+    ['CustomLog syslog common', '2: CustomLog: writes to a file or stderr (under systemd stderr is the journal)'],
+  ],
+  TransferLog: [['TransferLog "|cronolog"', '2: TransferLog: piped logs are not supported; log to a file or stderr']],
   SetHandler: [['<Location /x>\nSetHandler cgi-script\n</Location>', '3: SetHandler: must be one of server-status, default-page (got "cgi-script")']],
   Proxy: [['<Proxy ftp://x/>\n</Proxy>', '2: <Proxy>: must be an http://, https:// or balancer:// URL, or * (got "ftp://x/")']],
   ProxyPass: [
@@ -136,6 +157,19 @@ const bad: Record<string, Array<[string, string]>> = {
     ['RequestReadTimeout header=soon', '2: RequestReadTimeout: "soon": expected seconds or seconds-maxseconds, such as 20-40'],
     ['RequestReadTimeout body=5,MinRate=0', '2: RequestReadTimeout: must be a positive integer (got "0")'],
   ],
+  BalancerMember: [
+    ['<Proxy balancer://b>\nBalancerMember http://h:1 loadfactor=0\n</Proxy>', '3: BalancerMember: must be an integer from 1 to 100 (got "0")'],
+    ['<Proxy http://h:1/>\nBalancerMember http://h:1\n</Proxy>', '3: BalancerMember: belongs inside <Proxy balancer://name>'],
+  ],
+  ProxySet: [['<Proxy balancer://b>\nProxySet lbmethod=random\n</Proxy>', '3: ProxySet: unknown lbmethod "random" (lbmethods: byrequests, bybusyness)']],
+  ProxyDNSCacheTimeout: [['ProxyDNSCacheTimeout soon', '2: ProxyDNSCacheTimeout: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "soon")']],
+  ProxyRemote: [['ProxyRemote * socks5://p:1080', '2: ProxyRemote: remote-server must be http://[user:pass@]host:port (got "socks5://p:1080")']],
+  SSLProxyCACertificateFile: [['SSLProxyCACertificateFile ""', '2: SSLProxyCACertificateFile: must not be empty']],
+  SSLProxyMachineCertificateFile: [
+    ['SSLProxyMachineCertificateFile a b', '2: SSLProxyMachineCertificateFile: takes one argument: SSLProxyMachineCertificateFile file-path'],
+  ],
+  SSLProxyCheckPeerName: [['SSLProxyCheckPeerName maybe', '2: SSLProxyCheckPeerName: must be On or Off (got "maybe")']],
+  SSLProxyVerify: [['SSLProxyVerify optional', '2: SSLProxyVerify: must be one of none, require (got "optional")']],
 };
 
 describe('every directive rejects a bad value with file:line: Directive: message', () => {

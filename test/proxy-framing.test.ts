@@ -28,8 +28,8 @@ const smuggling: Array<[string, string, number, RegExp]> = [
 ];
 
 test('ambiguous framing is refused and never forwarded', async (t) => {
-  const backend = await rawBackend(t, (socket, data) => {
-    if (data.includes('0\r\n\r\n')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  const backend = await rawBackend(t, (socket, sofar) => {
+    if (sofar.includes('\r\n0\r\n\r\n')) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok');
   });
   const d = await proxyDaemon(t, [`ProxyPass /b/ ${backend.url}/`]);
 

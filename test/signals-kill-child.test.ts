@@ -3,51 +3,11 @@
 // keeps getting 200.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  childPidsOf,
-  connectionOwners,
-  describeFailures,
-  launchProxy,
-  logText,
-  sleep,
-  startLoad,
-  statusNow,
-  waitFor,
-} from './helpers/mpm';
-
-const CLIENTS = 8;
+import { crashUnderLoad } from './helpers/crash';
+import { childPidsOf, describeFailures, logText, statusNow } from './helpers/mpm';
 
 test('kill -9 of a child under load: replaced within a second, other connections unaffected', async (t) => {
-  const { daemon } = await launchProxy(t, ['StartServers 2', 'ThreadsPerChild 8', 'MinSpareThreads 1'], { waitChildren: 2 });
-  const before = childPidsOf(daemon);
-  assert.equal(before.length, 2);
-  const load = startLoad({ port: daemon.port, path: '/b/slow?ms=5', clients: CLIENTS, keepAlive: true });
-  t.after(() => load.stop());
-  // Every client has its connection, spread over both children.
-  const owners = await waitFor('connections on both children', () => {
-    const o = connectionOwners(daemon.port, before);
-    const held = new Set(o.values());
-    return o.size >= CLIENTS && held.size === 2 ? o : null;
-  });
-  const victim = before[0];
-  const victimPorts = new Set([...owners].filter(([, pid]) => pid === victim).map(([port]) => port));
-
-  process.kill(victim, 'SIGKILL');
-  const killedAt = Date.now();
-  const replaced = await waitFor(
-    'a new child in the scoreboard',
-    async () => {
-      const s = await statusNow(daemon, 1000);
-      const fresh = s.processes.filter((p) => !before.includes(p.pid));
-      return fresh.length === 1 && !s.processes.some((p) => p.pid === victim) ? fresh[0] : null;
-    },
-    1000,
-    20,
-  );
-  const replacedMs = Date.now() - killedAt;
-  await daemon.waitAccepting(2, undefined, 5000);
-  await sleep(1000);
-  const result = await load.stop();
+  const { daemon, victim, replacement: replaced, replacedMs, victimPorts, result } = await crashUnderLoad(t, 'SIGKILL');
 
   assert.ok(replacedMs <= 1000, `replaced after ${replacedMs} ms`);
   assert.ok(childPidsOf(daemon).includes(replaced.pid));

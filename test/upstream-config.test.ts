@@ -102,7 +102,7 @@ describe('balancer configuration', () => {
       /test\.conf:3: BalancerMember: unknown parameter loadfacter= \(did you mean loadfactor=\?\)/,
     ],
     ['a balancer parameter on a member', '<Proxy balancer://a>\n BalancerMember http://h:1 lbmethod=byrequests\n</Proxy>', /lbmethod= is a balancer parameter/],
-    ['BalancerMember outside a balancer', '<Proxy http://h:1/>\n BalancerMember http://h:1\n</Proxy>', /BalancerMember belongs inside <Proxy balancer:\/\/name>/],
+    ['BalancerMember outside a balancer', '<Proxy http://h:1/>\n BalancerMember http://h:1\n</Proxy>', /BalancerMember: belongs inside <Proxy balancer:\/\/name>/],
     ['a member URL with a path', '<Proxy balancer://a>\n BalancerMember http://h:1/app\n</Proxy>', /must name only scheme, host and port/],
     ['an unsupported lbmethod', '<Proxy balancer://a>\n ProxySet lbmethod=bytraffic\n BalancerMember http://h:1\n</Proxy>', /unknown lbmethod "bytraffic"/],
     ['an unsupported status letter', '<Proxy balancer://a>\n BalancerMember http://h:1 status=+R\n</Proxy>', /status= letter R is not supported/],

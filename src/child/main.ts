@@ -12,7 +12,7 @@ import { attachScoreboard } from '../shm/scoreboard-segment';
 import type { InheritedListener } from './connection-server';
 import { CHILD_FATAL_EXIT } from './messages';
 import type { ChildMessage, MasterMessage } from './messages';
-import { configureWorkerPool } from './worker-pool';
+import { configureWorkerPool, releaseIdlePool } from './worker-pool';
 
 function send(m: ChildMessage): void {
   if (process.connected) process.send?.(m);
@@ -64,7 +64,10 @@ function start(m: Extract<MasterMessage, { type: 'start' }>): void {
       process.on('message', (msg: MasterMessage) => {
         if (msg.type === 'graceful') finish('graceful');
         else if (msg.type === 'stop') finish('stop');
-        else if (msg.type === 'prune') r.prune();
+        else if (msg.type === 'prune') {
+          r.prune();
+          releaseIdlePool();
+        }
         else if (msg.type === 'abort') abortForMemory();
       });
       process.on('SIGTERM', () => finish('stop'));

@@ -5,16 +5,19 @@
 // beyond MinWorkers that stayed idle for five minutes.
 import Piscina from 'piscina';
 import type { Settings } from '../config/types';
+import { log } from '../log/logger';
 
 export type WorkerPoolSettings = Pick<Settings, 'minWorkers' | 'limitWorkers' | 'threadStack'>;
 
 /** How long a thread beyond MinWorkers may stay idle (Appweb: five minutes). */
-export const IDLE_THREAD_MS = 5 * 60_000;
+const IDLE_THREAD_MS = 5 * 60_000;
 
 const MiB = 2 ** 20;
 
 let wanted: { settings: WorkerPoolSettings; idleMs: number } | null = null;
 let pool: Piscina | null = null;
+/** Tasks queued or running. */
+let pending = 0;
 
 /** Called once the child has its settings; the pool itself waits for its first task. */
 export function configureWorkerPool(settings: WorkerPoolSettings, idleMs = IDLE_THREAD_MS): void {
@@ -36,5 +39,16 @@ function workerPool(): Piscina {
 
 /** Runs export `name` of the module at absolute path `filename` on a pool thread. */
 export function runInPool<T, R>(filename: string, name: string, task: T): Promise<R> {
-  return workerPool().run(task, { filename, name }) as Promise<R>;
+  const run = workerPool().run(task, { filename, name }) as Promise<R>;
+  pending++;
+  return run.finally(() => pending--);
+}
+
+/** The memory redline: a pool with nothing to do ends its threads (each a V8 isolate of a few
+ * MB, MinWorkers included); the next task makes it again. */
+export function releaseIdlePool(): void {
+  if (!pool || pending > 0) return;
+  log('child').notice({ threads: pool.threads.length }, `memory redline: the idle worker pool ends its ${pool.threads.length} threads`);
+  void pool.destroy();
+  pool = null;
 }

@@ -8,10 +8,10 @@ import { flushLogs, log } from '../log/logger';
 import { raiseCoreLimit } from '../native/rlimits';
 import { megabytes } from './memory';
 
-let gc: (() => void) | null = null;
+let fullGc: (() => void) | null = null;
 
-/** A connection idle this long is not between two requests of a busy client: closing it cannot
- * meet a request already on its way. */
+/** A connection idle this long is not between two requests of a busy client, so closing it
+ * rarely meets a request already on its way. */
 const IDLE_BEFORE_PRUNED_MS = 1000;
 
 /**
@@ -21,11 +21,11 @@ const IDLE_BEFORE_PRUNED_MS = 1000;
  * context, whose function is kept here and called only at the redline.
  */
 function collectGarbage(): void {
-  if (!gc) {
+  if (!fullGc) {
     v8.setFlagsFromString('--expose-gc');
-    gc = vm.runInNewContext('gc') as () => void;
+    fullGc = vm.runInNewContext('gc') as () => void;
   }
-  gc();
+  fullGc();
 }
 
 /**

@@ -37,12 +37,12 @@ function oneOf(choices: Record<string, Item>, plain: Item): Factory {
 const clientAddress: Item = (x) => plainAddress(x.socket.remoteAddress);
 const localPort: Item = (x) => x.socket.localPort ?? '-';
 
-export function requestLine(x: Exchange): string {
+function requestLine(x: Exchange): string {
   const req = x.req;
   return req === null ? '-' : escapeLogText(`${req.method} ${req.url} HTTP/${req.httpVersion}`);
 }
 
-export function urlPath(x: Exchange): string {
+function urlPath(x: Exchange): string {
   const url = x.req?.url;
   if (url === undefined) return '-';
   const q = url.indexOf('?');

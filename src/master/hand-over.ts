@@ -44,7 +44,7 @@ export class HandOver {
     const old = this.waiting.get(child);
     if (!old) return;
     this.waiting.delete(child);
-    log('master').notice({ child: old.pid, replacement: child.pid }, `child pid ${child.pid} ${child.ready ? 'is ready' : 'is late'}; child pid ${old.pid} drains`);
+    log('master').notice({ child: old.pid, replacement: child.pid }, `child pid ${child.pid} ${child.ready ? 'is ready' : 'did not become ready'}; child pid ${old.pid} drains`);
     this.hooks.drain(old);
   }
 

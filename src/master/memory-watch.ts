@@ -18,7 +18,7 @@ import type { MemoryLevel, MemoryUse } from '../limits/memory';
 import { log } from '../log/logger';
 import type { Child } from './children';
 
-export const SAMPLE_MS = 100;
+const SAMPLE_MS = 100;
 const PRUNE_EVERY_MS = 5000;
 const OVER_LOG_EVERY_MS = 10_000;
 /** Back under this share of the limit, a later crossing of the redline warns again. */
@@ -187,7 +187,8 @@ export class MemoryWatch {
   private crossed(g: Gauge, bytes: number, limit: number): boolean {
     const level = memoryLevel(bytes, limit);
     const before = g.level;
-    if (level !== 'under' || bytes < limit * REDLINE_CLEARED) g.level = level;
+    // Just under the redline, one that was above stays there: hovering at it warns once.
+    g.level = level === 'under' && before !== 'under' && bytes >= limit * REDLINE_CLEARED ? 'redline' : level;
     if (g.level === 'over' && before !== 'over') g.overLoggedAt = -Infinity;
     return before === 'under' && g.level !== 'under';
   }

@@ -6,10 +6,12 @@ import { mpmFor } from '../mpm';
 import { memberKeys } from '../config/upstreams';
 import { createHealthSegment, healthSegmentName, removeHealthSegment, useHealthSegment } from '../shm/health-segment';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
+import { applyFileLimit } from '../native/rlimits';
 import { Listeners } from './listeners';
 import { removePidFile, writePidFile } from './pidfile';
 
 export async function runSingleProcess(s: Settings): Promise<number> {
+  applyFileLimit(s.limitFiles);
   const listeners = new Listeners();
   listeners.update(s.listen, s.listenBacklog);
   const name = scoreboardSegmentName(process.pid);

@@ -18,6 +18,17 @@ import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
 import type { Outcome, Upstream, UpstreamMember } from './upstream';
 
+const WAITING = 0;
+const RELAYING = 1;
+const DONE = 2;
+
+// How the client side ended an exchange first.
+const NOT_ENDED = 0;
+const CLOSED = 1;
+/** Its request turned out malformed; that is logged where it was found. */
+const REFUSED = 2;
+type ClientEnd = typeof NOT_ENDED | typeof CLOSED | typeof REFUSED;
+
 const kExchange = Symbol('exchange');
 type ExchangeResponse = http.ServerResponse & { [kExchange]?: Exchange };
 
@@ -47,17 +58,6 @@ const clientGone = new Error('the client closed the connection');
 export function abandonExchange(res: http.ServerResponse): void {
   (res as ExchangeResponse)[kExchange]?.abandon(REFUSED);
 }
-
-const WAITING = 0;
-const RELAYING = 1;
-const DONE = 2;
-
-// How the client side ended an exchange first.
-const NOT_ENDED = 0;
-const CLOSED = 1;
-/** Its request turned out malformed; that is logged where it was found. */
-const REFUSED = 2;
-type ClientEnd = typeof NOT_ENDED | typeof CLOSED | typeof REFUSED;
 
 export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, ResponseTarget {
   readonly address: string;

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { log } from '../log/logger';
+import { isName } from './headers';
 
 export interface Refusal {
   status: number;
@@ -21,11 +22,8 @@ export function framingRefusal(req: http.IncomingMessage): Refusal | null {
   let te: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (name.length === 4) {
-      if (name.toLowerCase() === 'host') hosts++;
-    } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
-      te = te === undefined ? raw[i + 1] : `${te}, ${raw[i + 1]}`;
-    }
+    if (isName(name, 'host')) hosts++;
+    else if (isName(name, 'transfer-encoding')) te = te === undefined ? raw[i + 1] : `${te}, ${raw[i + 1]}`;
   }
   if (hosts > 1) return duplicateHost;
   if (te === undefined) return null;

@@ -3,8 +3,8 @@
 // what earlier proxies said only from clients in ProxyTrustedAddresses; backend URLs in
 // redirects become this server's (ProxyPassReverse).
 //
-// Headers are copied as flat name/value lists, names as the peer wrote them. A name is lower-
-// cased only when its length is that of a header with a rule, so most are copied untouched.
+// Headers are copied as flat name/value lists, names as the peer wrote them. Names are compared
+// without making lower-case copies, and only with the rule names of the same length.
 import type http from 'node:http';
 import type { ProxyPlan } from './route-plan';
 
@@ -18,17 +18,26 @@ const LENGTH = 6;
 
 type Role = typeof PASS | typeof DROP | typeof FORWARDING | typeof CONNECTION | typeof URL_VALUE | typeof TRAILER | typeof LENGTH;
 
-interface RoleTable {
-  byName: Map<string, Role>;
-  /** byLength[n] is 1 when some name in byName has n characters. */
-  byLength: Uint8Array;
-}
+/** Rule names (lower case) and their roles, by name length. */
+type RoleTable = Array<Array<[string, Role]> | undefined>;
 
 function roleTable(entries: Record<string, Role>): RoleTable {
-  const byName = new Map(Object.entries(entries));
-  const byLength = new Uint8Array(32);
-  for (const name of byName.keys()) byLength[name.length] = 1;
-  return { byName, byLength };
+  const table: RoleTable = [];
+  for (const [name, role] of Object.entries(entries)) (table[name.length] ??= []).push([name, role]);
+  return table;
+}
+
+/** Whether the first `lower.length` characters of `name` are `lower`, ignoring case. Header
+ * names are tokens, in which only letters differ from another character by bit 0x20. */
+function startsWithName(name: string, lower: string): boolean {
+  if (name.length < lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** `name` is the header `lower`, written in any case. */
+export function isName(name: string, lower: string): boolean {
+  return name.length === lower.length && startsWithName(name, lower);
 }
 
 const requestRoles = roleTable({
@@ -65,22 +74,14 @@ const responseRoles = roleTable({
 });
 
 function roleOf(table: RoleTable, name: string): Role {
-  if (name.length < 32 && table.byLength[name.length] === 1) {
-    const role = table.byName.get(name.toLowerCase());
-    if (role !== undefined) return role;
-  }
+  const candidates = table[name.length];
+  if (candidates !== undefined) for (const [lower, role] of candidates) if (startsWithName(name, lower)) return role;
   return PASS;
 }
 
-/** X-Forwarded-For, -Host, -Proto, -Server, -Port, -Prefix ...: checked by its first letters first. */
+/** X-Forwarded-For, -Host, -Proto, -Server, -Port, -Prefix ... */
 function isXForwarded(name: string): boolean {
-  return (
-    name.length > 12 &&
-    (name.charCodeAt(0) | 0x20) === 0x78 &&
-    name.charCodeAt(1) === 0x2d &&
-    (name.charCodeAt(2) | 0x20) === 0x66 &&
-    name.toLowerCase().startsWith('x-forwarded-')
-  );
+  return name.length > 12 && startsWithName(name, 'x-forwarded-');
 }
 
 /** Header names a Connection header lists beyond close and keep-alive (hop-by-hop too), or null. */
@@ -205,6 +206,6 @@ export function trailerPairs(raw: ReadonlyArray<Buffer | string>): Array<[string
 /** The Link values of a 103 Early Hints. */
 export function linkValues(raw: Buffer[]): string[] {
   const links: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && raw[i].toString('latin1').toLowerCase() === 'link') links.push(raw[i + 1].toString('latin1'));
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 4 && isName(raw[i].toString('latin1'), 'link')) links.push(raw[i + 1].toString('latin1'));
   return links;
 }

@@ -3,11 +3,42 @@
 // requests carry large headers and wait for their backend), never by code added for tests.
 import fs from 'node:fs';
 import http from 'node:http';
-import type { Daemon } from './daemon';
+import type { TestContext } from 'node:test';
+import type { Daemon, LogLine } from './daemon';
 import { waitFor } from './daemon';
+import type { GateBackend } from './mpm';
 import { childPidsOf } from './mpm';
 
 export const MiB = 2 ** 20;
+
+/** LimitMemory above the idle child's RSS (limitAboveIdle). A child that serves grows by about
+ * 20 MB from idle (V8's young generation, the proxy's code and pools), and stays under the
+ * redline of this. */
+export const HEADROOM = 48 * MiB;
+const HEADER_BYTES = 12_000;
+/** Requests held at a time; far more than enough in all (each costs a child about 50 KB). */
+const STEP = 20;
+const PUSH_MOST = 3000;
+
+/** One event child with room for every held request (under /gate/); spares low, so the
+ * maintenance pass starts no second child beside it. Called with a LimitMemory value, adds it. */
+export function oneChildConfig(gate: GateBackend, more: string[]): (limit?: string) => string {
+  return (limit) =>
+    [
+      'StartServers 1',
+      'ServerLimit 4',
+      'ThreadLimit 1200',
+      'ThreadsPerChild 1200',
+      'MinSpareThreads 1',
+      'KeepAliveTimeout 30',
+      // Every held request reaches the child at once, none waits for a SYN retry.
+      'ListenBacklog 2048',
+      ...more,
+      ...(limit ? [`LimitMemory ${limit}`] : []),
+      `ProxyPass /gate/ ${gate.url}/`,
+      '<Location /server-status>\n SetHandler server-status\n</Location>',
+    ].join('\n');
+}
 
 function statusField(pid: number, name: string): number {
   const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -59,24 +90,30 @@ export async function limitAboveIdle(
 ): Promise<{ limit: number; child: number }> {
   const idle = rssOf(await onlyChild(daemon));
   const limitMb = Math.ceil((idle + headroom) / MiB);
-  daemon.writeConfig(config(`${limitMb}M`));
-  daemon.signal('SIGUSR1');
-  const child = await waitFor('the new generation alone', async () => {
-    const pids = childPidsOf(daemon);
-    const [p, ...more] = (await daemon.status()).processes;
-    return pids.length === 1 && more.length === 0 && p?.generation === 1 && p.pid === pids[0] ? pids[0] : null;
-  });
+  const [child] = await restartInto(daemon, config(`${limitMb}M`), 1);
   return { limit: limitMb * MiB, child };
 }
 
+/** Restarts gracefully into `config` and waits until only the `children` of generation 1 run. */
+export async function restartInto(daemon: Daemon, config: string, children: number): Promise<number[]> {
+  daemon.writeConfig(config);
+  daemon.signal('SIGUSR1');
+  return waitFor('the new generation alone', async () => {
+    const pids = childPidsOf(daemon).sort();
+    const listed = (await daemon.status()).processes;
+    const fresh = listed.filter((p) => p.generation === 1).map((p) => p.pid).sort();
+    return pids.length === children && listed.length === children && fresh.join() === pids.join() ? pids : null;
+  });
+}
+
 /** Requests that wait at the backend; each has a header of `headerBytes`. */
-export interface Held {
+interface Held {
   /** Each request's status, or its error code. */
   results: Promise<Array<number | string>>;
   agent: http.Agent;
 }
 
-export function holdRequests(port: number, urlPath: string, count: number, headerBytes: number): Held {
+function holdRequests(port: number, urlPath: string, count: number, headerBytes: number): Held {
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const header = 'x'.repeat(headerBytes);
   const one = () =>
@@ -112,4 +149,32 @@ export function tally(results: Array<number | string>): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of results) counts[r] = (counts[r] ?? 0) + 1;
   return counts;
+}
+
+export interface Pushed {
+  /** The log line that ended the push. */
+  line: LogLine;
+  /** Each held request's status or error code, once the gate opens. */
+  results: Promise<Array<number | string>>;
+}
+
+/**
+ * Holds requests with 12 KB headers at the gate, STEP more each time the last ones reached it
+ * (so the children accepted them all), until the log has a line that `until` accepts. A request
+ * not accepted yet when its child left would go to the replacement, and a burst of them could
+ * take that one over its limit as well.
+ */
+export async function pushUntil(t: TestContext, daemon: Daemon, gate: GateBackend, until: (l: LogLine) => boolean): Promise<Pushed> {
+  const steps: Held[] = [];
+  const seen = () => daemon.log().find(until);
+  const base = gate.inFlight;
+  while (!seen() && steps.length * STEP < PUSH_MOST) {
+    const step = holdRequests(daemon.port, '/gate/held', STEP, HEADER_BYTES);
+    t.after(() => step.agent.destroy());
+    steps.push(step);
+    const target = base + steps.length * STEP;
+    await waitFor('the requests at the backend', () => gate.inFlight >= target || seen(), 20_000, 10);
+  }
+  const line = await daemon.waitLog('the line that ends the push', until);
+  return { line, results: Promise.all(steps.map((h) => h.results)).then((all) => all.flat()) };
 }

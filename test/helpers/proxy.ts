@@ -80,14 +80,17 @@ export interface RawBackend {
   received(): Buffer;
 }
 
-/** A TCP backend that records the bytes it receives; `onData` decides what happens next. */
-export async function rawBackend(t: TestContext, onData: (socket: net.Socket, data: Buffer) => void = () => undefined): Promise<RawBackend> {
+/** A TCP backend that records the bytes it receives; `onData`, given all that this connection
+ * sent so far, decides what happens next. */
+export async function rawBackend(t: TestContext, onData: (socket: net.Socket, sofar: Buffer) => void = () => undefined): Promise<RawBackend> {
   const chunks: Buffer[] = [];
   const server = net.createServer((socket) => {
+    let sofar = Buffer.alloc(0);
     socket.on('error', () => undefined);
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
-      onData(socket, d);
+      sofar = Buffer.concat([sofar, d]);
+      onData(socket, sofar);
     });
   });
   const port = await listenForTest(t, server);

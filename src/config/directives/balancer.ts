@@ -178,10 +178,8 @@ export function parseParams(words: readonly string[], kinds: readonly Kind[]): P
   return parsed;
 }
 
-/** Inside <Proxy balancer://name>: the balancer's URL. */
-function balancerSection(use: UseContext, directive: string): string {
-  if (use.context === 'proxy' && use.sectionArg.toLowerCase().startsWith('balancer://')) return use.sectionArg;
-  throw new ValueError(`${directive} belongs inside <Proxy balancer://name>`);
+function inBalancer(use: UseContext): boolean {
+  return use.context === 'proxy' && use.sectionArg.toLowerCase().startsWith('balancer://');
 }
 
 /** A backend URL naming only scheme, host and port: requests keep the path ProxyPass gives them. */
@@ -235,7 +233,7 @@ export const balancerDirectives = table({
     syntax: 'BalancerMember url [key=value ...]', default: 'none',
     summary: 'Adds a member to the load balancing group of its <Proxy balancer://name>, with worker parameters',
     parse: (args, use): BalancerMemberValue => {
-      balancerSection(use, 'BalancerMember');
+      if (!inBalancer(use)) throw new ValueError('belongs inside <Proxy balancer://name>');
       return { url: memberUrl(args[0]).origin, params: parseParams(args.slice(1), ['worker']).worker };
     },
   },
@@ -244,7 +242,7 @@ export const balancerDirectives = table({
     syntax: 'ProxySet key=value [key=value ...]', default: 'none',
     summary: 'Sets balancer parameters, and worker parameters for the backends of its <Proxy> section',
     parse: (args, use): ProxySetValue => {
-      const kinds: Kind[] = use.sectionArg.toLowerCase().startsWith('balancer://') ? ['balancer', 'worker'] : ['worker'];
+      const kinds: Kind[] = inBalancer(use) ? ['balancer', 'worker'] : ['worker'];
       return { params: parseParams(args, kinds) };
     },
   },

@@ -68,11 +68,12 @@ export const logDirectives = table({
     },
   },
   CustomLog: {
-    module: 'log', contexts: serverOrHost, arity: [2, 3],
+    module: 'log', contexts: serverOrHost, arity: [2, Infinity],
     syntax: 'CustomLog file|stderr format|nickname', default: 'none',
     summary: 'Sets filename and format of a log file (nicknames: common, combined, json, ...)',
     parse: (args): CustomLogValue => {
-      if (args.length > 2) throw new ValueError(`conditional logging (${args[2]}) is not supported`);
+      if (/^(env|expr)=/.test(args[2] ?? '')) throw new ValueError(`conditional logging (${args[2]}) is not supported`);
+      if (args.length > 2) throw new ValueError('takes two arguments: CustomLog file|stderr format|nickname (quote a format with blanks)');
       return { target: accessLogTarget(args), format: formatOrNickname(nonEmpty(args.slice(1))) };
     },
   },

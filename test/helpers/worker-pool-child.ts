@@ -1,0 +1,32 @@
+// A process that configures a child's worker pool as a child does and runs tasks on it when
+// the test asks, so the test can count its threads in /proc/<pid>/task. Also the pool's task.
+import { resourceLimits } from 'node:worker_threads';
+import { configureWorkerPool, releaseIdlePool, runInPool } from '../../src/child/worker-pool';
+import type { WorkerPoolSettings } from '../../src/child/worker-pool';
+
+/** Tasks to run at once, each busy for `ms`; or the memory redline's release of the pool. */
+export type PoolChildOrder = { tasks: number; ms: number } | { release: true };
+
+/** The pool task: keeps its thread busy for `ms`, then says what stack it was given. */
+export function busy(ms: number): number | undefined {
+  const until = Date.now() + ms;
+  while (Date.now() < until);
+  return resourceLimits.stackSizeMb;
+}
+
+function main(): void {
+  const [settings, idleMs] = JSON.parse(process.argv[2]) as [WorkerPoolSettings, number];
+  configureWorkerPool(settings, idleMs);
+  process.on('message', (o: PoolChildOrder) => {
+    if ('release' in o) {
+      releaseIdlePool();
+      process.send?.({});
+      return;
+    }
+    const runs = Array.from({ length: o.tasks }, () => runInPool<number, number | undefined>(__filename, 'busy', o.ms));
+    void Promise.all(runs).then((stacks) => process.send?.({ stacks }));
+  });
+  process.send?.({ ready: true });
+}
+
+if (require.main === module) main();

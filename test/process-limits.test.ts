@@ -1,0 +1,54 @@
+// LimitFiles and LimitProcesses on a running daemon, read from /proc.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { request } from './helpers/daemon';
+import { procLimit } from './helpers/memory';
+import { childPidsOf, launch, launchGate, waitFor } from './helpers/mpm';
+
+const STATUS = '<Location /server-status>\n SetHandler server-status\n</Location>';
+const OPEN_FILES = 'Max open files';
+
+/** A child sets its limit as it starts, which may still be under way once it is in the scoreboard. */
+async function limitsAre(pids: number[], want: { soft: string; hard: string }): Promise<void> {
+  for (const pid of pids) {
+    await waitFor(`pid ${pid} at ${want.soft}`, () => procLimit(pid, OPEN_FILES).soft === want.soft, 5000).catch(() => undefined);
+    assert.deepEqual(procLimit(pid, OPEN_FILES), want, `pid ${pid}`);
+  }
+}
+
+test('LimitFiles: the soft RLIMIT_NOFILE of the master and every child; 0 after a restart means the hard limit', async (t) => {
+  const conf = (files: number) => ['StartServers 2', 'MinSpareThreads 1', `LimitFiles ${files}`, STATUS].join('\n');
+  const daemon = await launch(t, { config: conf(1000), waitChildren: 2 });
+  const hard = procLimit(process.pid, OPEN_FILES).hard;
+  await limitsAre([daemon.pid, ...childPidsOf(daemon)], { soft: '1000', hard });
+
+  daemon.writeConfig(conf(0));
+  daemon.signal('SIGUSR1');
+  const s = await daemon.waitAccepting(2, 1);
+  const fresh = s.processes.filter((p) => p.generation === 1).map((p) => p.pid);
+  await limitsAre([daemon.pid, ...fresh], { soft: hard, hard });
+});
+
+test('LimitProcesses: old children still draining count; a start past the limit is refused and logged', async (t) => {
+  const gate = await launchGate(t);
+  const daemon = await launch(t, {
+    config: ['StartServers 2', 'ServerLimit 8', 'MinSpareThreads 1', 'LimitProcesses 3', `ProxyPass /gate/ ${gate.url}/`, STATUS].join('\n'),
+    waitChildren: 2,
+  });
+  let most = 0;
+  const sampler = setInterval(() => (most = Math.max(most, childPidsOf(daemon).length)), 10);
+  t.after(() => clearInterval(sampler));
+  // A held request keeps one child of generation 0 draining after the restart.
+  const held = request(daemon.port, '/gate/held');
+  await waitFor('the request at the backend', () => gate.inFlight === 1);
+  daemon.signal('SIGUSR1');
+  const refused = await daemon.waitLog('the refusal', (l) => l.msg.startsWith('LimitProcesses 3 reached'));
+  assert.equal(refused.level, 'warn');
+  assert.equal(refused.limitProcesses, 3);
+  await daemon.waitAccepting(1, 1);
+  gate.open();
+  assert.equal((await held).status, 200);
+  assert.equal((await request(daemon.port, '/server-status?auto')).status, 200);
+  clearInterval(sampler);
+  assert.ok(most <= 3, `at most 3 children (${most})`);
+});
