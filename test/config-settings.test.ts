@@ -83,6 +83,15 @@ describe('the embedded configuration', () => {
       accessLogs: [],
       routes: [
         { prefix: '/server-status', kind: 'status' },
+        {
+          prefix: '/demo/',
+          kind: 'proxy',
+          target: 'http://127.0.0.1:8081/',
+          params: {},
+          file: '(embedded)',
+          line: 15,
+          proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [] },
+        },
         { prefix: '/', kind: 'page' },
       ],
       trustedAddresses: [],

@@ -67,7 +67,7 @@ test('Timeout 1: a backend slower than Timeout is answered 504 after a second, a
   const { ms, value } = await timed(request(d.port, '/b/slow?ms=2500'));
   assert.equal(value.status, 504);
   assert.ok(ms >= 900 && ms < 2400, `answered after ${ms} ms`);
-  const line = await d.waitLog('the timeout line', (l) => l.msg === 'backend timed out');
+  const line = await d.waitLog('the timeout line', (l) => /: no response headers within 1s \(ProxyTimeout\); answering 504$/.test(l.msg));
   assert.deepEqual([line.module, line.level, line.backend, line.status, line.url], ['proxy', 'error', backend.url, 504, '/b/slow?ms=2500']);
   // A backend within Timeout is served.
   assert.equal((await request(d.port, '/b/slow?ms=100')).status, 200);

@@ -86,7 +86,7 @@ test('ErrorLog file: master and children write JSON lines with level, time, pid,
     waitChildren: 1,
   });
   assert.equal((await request(d.port, '/dead/x')).status, 502);
-  const refused = await d.waitLog('the child line', (l) => l.msg === 'backend refused or failed before a response');
+  const refused = await d.waitLog('the child line', (l) => l.msg === 'http://127.0.0.1:1: connection refused by 127.0.0.1:1; answering 502');
   assert.notEqual(refused.pid, d.pid);
   assert.deepEqual([refused.module, refused.backend, refused.status], ['proxy', 'http://127.0.0.1:1', 502]);
   const lines = fs.readFileSync(d.errorLog, 'utf8').trimEnd().split('\n');
@@ -106,7 +106,7 @@ test('ErrorLog stderr: the same JSON lines go to the stderr of master and childr
   const d = await daemonFor(t, { config: config('ErrorLog stderr', 'ProxyPass /dead/ http://127.0.0.1:1/'), waitChildren: 1 });
   assert.equal((await request(d.port, '/dead/x')).status, 502);
   const parsed = () => d.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
-  await waitFor('the child line on stderr', () => parsed().some((l) => l.msg === 'backend refused or failed before a response'));
+  await waitFor('the child line on stderr', () => parsed().some((l) => l.msg === 'http://127.0.0.1:1: connection refused by 127.0.0.1:1; answering 502'));
   const lines = parsed();
   assert.ok(lines.some((l) => l.pid === d.pid && l.msg === 'mpmproxy configured -- resuming normal operations'));
   assert.ok(lines.some((l) => l.pid !== d.pid && l.module === 'proxy'));

@@ -22,8 +22,10 @@ export function apacheConfig(o: ApacheOptions): string {
   const d = o.dir.path;
   const mpm = o.mpm ?? 'event';
   const load = (name: string) => `LoadModule ${name}_module ${modules}/mod_${name}.so`;
+  // Backend connections are reused across requests (enablereuse) and probed while idle
+  // (keepalive), as the other proxies pool theirs.
   const role = isProxy(o.role)
-    ? [load('proxy'), load('proxy_http'), `ProxyPass / http://${LOOPBACK}:${o.role.backendPort}/`]
+    ? [load('proxy'), load('proxy_http'), `ProxyPass / http://${LOOPBACK}:${o.role.backendPort}/ enablereuse=on keepalive=On`]
     : [`DocumentRoot ${o.role.root}`, `<Directory ${o.role.root}>`, '  Require all granted', '</Directory>'];
   return [
     `ServerRoot ${d}`,

@@ -73,6 +73,33 @@ export async function sampleProcesses(pids: number[], port: number): Promise<Map
   return samples;
 }
 
+/** The pids of `root` and every process below it. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const ppid = field(statFields(Number(entry)), 4);
+    if (Number.isNaN(ppid)) continue;
+    const list = children.get(ppid);
+    if (list) list.push(Number(entry));
+    else children.set(ppid, [Number(entry)]);
+  }
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  return tree;
+}
+
+/** CPU time (user + system, all threads) of `root` and the processes below it, in ms: what a
+ * server of several processes has spent, read from outside. */
+export function treeCpuMs(root: number): number {
+  let ms = 0;
+  for (const pid of processTree(root)) {
+    const stat = statFields(pid);
+    if (stat) ms += (field(stat, 14) + field(stat, 15)) * TICK_MS;
+  }
+  return ms;
+}
+
 /**
  * Connections on `port` not yet fully closed (any state but LISTEN and TIME-WAIT): 0 once a
  * load has ended and the server has finished closing, lingering close included.

@@ -10,7 +10,6 @@ export interface StartOptions {
   command: string;
   args: string[];
   cwd?: string;
-  env?: NodeJS.ProcessEnv;
   /** stdout and stderr are appended here, so a crash can be explained after the fact. */
   logFile: string;
 }
@@ -41,7 +40,6 @@ export function startProcess(o: StartOptions): RunningProcess {
   const log = fs.openSync(o.logFile, 'a');
   const child = spawn(o.command, o.args, {
     cwd: o.cwd,
-    env: { ...process.env, ...o.env },
     stdio: ['ignore', log, log],
   });
   fs.closeSync(log);

@@ -1,5 +1,7 @@
 // A process that configures a child's worker pool as a child does and runs tasks on it when
 // the test asks, so the test can count its threads in /proc/<pid>/task. Also the pool's task.
+// The test passes the pool's settings; run without them (node --test runs every file under
+// test/), it has nothing to do.
 import { resourceLimits } from 'node:worker_threads';
 import { configureWorkerPool, releaseIdlePool, runInPool } from '../../src/child/worker-pool';
 import type { WorkerPoolSettings } from '../../src/child/worker-pool';
@@ -14,8 +16,8 @@ export function busy(ms: number): number | undefined {
   return resourceLimits.stackSizeMb;
 }
 
-function main(): void {
-  const [settings, idleMs] = JSON.parse(process.argv[2]) as [WorkerPoolSettings, number];
+function main(args: string): void {
+  const [settings, idleMs] = JSON.parse(args) as [WorkerPoolSettings, number];
   configureWorkerPool(settings, idleMs);
   process.on('message', (o: PoolChildOrder) => {
     if ('release' in o) {
@@ -29,4 +31,4 @@ function main(): void {
   process.send?.({ ready: true });
 }
 
-if (require.main === module) main();
+if (require.main === module && process.argv[2] !== undefined) main(process.argv[2]);

@@ -1,0 +1,451 @@
+// proxy: mpmproxy's throughput as a reverse proxy against the proxies operators and Node users
+// would run instead, all in front of one backend, each with as many processes as the machine
+// has CPUs and keep-alive connections to the backend. Loads: small responses on keep-alive
+// connections, the same with `Connection: close`, and 64 KiB responses on keep-alive. The goals
+// (event MPM, keep-alive, small response): at least 1.5× the best Node proxy, at least Apache
+// httpd's event MPM with mod_proxy_http, and as close to nginx as it gets. Results go to the
+// `proxy` section of bench/RESULTS.md.
+//
+//   npm run bench
+//   node dist/bench/proxy.bench.js --only mpmproxy-event,nginx --loads keep-alive
+//
+// --only and --loads run a subset (ids as listed by --help); a subset is printed, not written.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startApache } from './lib/apache';
+import { startHaproxy } from './lib/haproxy';
+import { startMpmproxy } from './lib/mpmproxy';
+import { startNginx } from './lib/nginx';
+import { nodeProxyKinds, startNodeProxy } from './lib/node-proxy';
+import { freePort, sleep } from './lib/ports';
+import { treeCpuMs } from './lib/proc-sampler';
+import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
+import { startNodeBackend } from './lib/static-backend';
+import { writeStaticSite } from './lib/static-site';
+import { runWrk } from './lib/wrk';
+import type { WrkOptions, WrkResult } from './lib/wrk';
+import { createWorkDir } from './lib/work-dir';
+import type { WorkDir } from './lib/work-dir';
+
+const PROCESSES = os.availableParallelism();
+const CONNECTIONS = 64;
+const THREADS = 2;
+const DURATION_S = 10;
+// JIT warm-up for the Node servers, and every pool's backend connections opened, before measuring.
+const WARMUP_S = 2;
+const LARGE_BYTES = 64 * 1024;
+/** Prefork serves one connection per child: this many children, and as many connections. */
+const PREFORK_CHILDREN = 16;
+
+// The goals, for the event MPM on keep-alive small responses.
+const GOAL_OVER_NODE = 1.5;
+const GOAL_OVER_APACHE = 1.0;
+
+type LoadId = 'keep-alive' | 'close' | 'keep-alive-64k';
+
+interface Load {
+  id: LoadId;
+  label: string;
+  large: boolean;
+  headers: string[];
+}
+
+const loads: Load[] = [
+  { id: 'keep-alive', label: 'keep-alive, small response', large: false, headers: [] },
+  { id: 'close', label: '`Connection: close`, small response', large: false, headers: ['Connection: close'] },
+  { id: 'keep-alive-64k', label: 'keep-alive, 64 KiB response', large: true, headers: [] },
+];
+
+interface Backend {
+  port: number;
+  pid: number;
+  describe: string;
+  small: string;
+  large: string;
+  stop(): Promise<void>;
+}
+
+/** A server under load: where it listens, and the pid whose process tree is its CPU time. */
+interface Running {
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+type Group = 'backend' | 'mpmproxy' | 'server' | 'node';
+
+interface Target {
+  id: string;
+  label: string;
+  group: Group;
+  /** Processes and threads, as the table shows them. */
+  shape: string;
+  connections: number;
+  /** The program it needs on PATH, if any. */
+  needs?: string;
+  start(dir: WorkDir, backend: Backend): Promise<Running>;
+}
+
+function mpmproxyTarget(id: string, label: string, shape: string, children: number, directives: string[], connections = CONNECTIONS): Target {
+  return {
+    id,
+    label,
+    group: 'mpmproxy',
+    shape,
+    connections,
+    async start(dir, backend) {
+      const port = await freePort();
+      const daemon = await startMpmproxy({
+        dir,
+        port,
+        directives: [
+          ...directives,
+          // As the other servers here: a load generator's connection lives for the whole run.
+          'MaxKeepAliveRequests 0',
+          `ProxyPass / http://127.0.0.1:${backend.port}/`,
+        ],
+        children,
+      });
+      return { port, pid: daemon.process.pid, stop: daemon.stop };
+    },
+  };
+}
+
+/** A peer started by its launcher in bench/lib: its port and its own stop. */
+async function running(port: number, started: Promise<{ process: { pid: number }; stop(): Promise<void> }>): Promise<Running> {
+  const peer = await started;
+  return { port, pid: peer.process.pid, stop: () => peer.stop() };
+}
+
+const targets: Target[] = [
+  {
+    id: 'backend',
+    label: 'backend directly',
+    group: 'backend',
+    shape: '',
+    connections: CONNECTIONS,
+    start: async (_dir, backend) => ({ port: backend.port, pid: backend.pid, stop: async () => {} }),
+  },
+  mpmproxyTarget('mpmproxy-event', 'mpmproxy event', `${PROCESSES} children × 64 request slots`, PROCESSES, [
+    'MPM event',
+    `StartServers ${PROCESSES}`,
+    'ThreadsPerChild 64',
+    `MaxRequestWorkers ${PROCESSES * 64}`,
+    // The child count must not drift during a run.
+    'MinSpareThreads 1',
+    'MaxSpareThreads 100000',
+  ]),
+  mpmproxyTarget('mpmproxy-worker', 'mpmproxy worker', `${PROCESSES} children × ${CONNECTIONS / PROCESSES} threads`, PROCESSES, [
+    'MPM worker',
+    `StartServers ${PROCESSES}`,
+    `ThreadsPerChild ${CONNECTIONS / PROCESSES}`,
+    `MaxRequestWorkers ${CONNECTIONS}`,
+    'MinSpareThreads 1',
+    'MaxSpareThreads 100000',
+  ]),
+  mpmproxyTarget(
+    'mpmproxy-prefork',
+    'mpmproxy prefork',
+    `${PREFORK_CHILDREN} children`,
+    PREFORK_CHILDREN,
+    [
+      'MPM prefork',
+      `StartServers ${PREFORK_CHILDREN}`,
+      'MinSpareServers 1',
+      `MaxSpareServers ${PREFORK_CHILDREN}`,
+      `MaxRequestWorkers ${PREFORK_CHILDREN}`,
+      `ServerLimit ${PREFORK_CHILDREN}`,
+    ],
+    PREFORK_CHILDREN,
+  ),
+  {
+    id: 'nginx',
+    label: 'nginx',
+    group: 'server',
+    shape: `${PROCESSES} workers`,
+    connections: CONNECTIONS,
+    needs: 'nginx',
+    async start(dir, backend) {
+      const port = await freePort();
+      return running(port, startNginx({ dir, port, role: { backendPort: backend.port }, workers: PROCESSES }));
+    },
+  },
+  {
+    id: 'apache',
+    label: 'Apache httpd event + mod_proxy_http',
+    group: 'server',
+    shape: `${PROCESSES} children × 64 threads`,
+    connections: CONNECTIONS,
+    needs: 'apache2',
+    async start(dir, backend) {
+      const port = await freePort();
+      const tuning = [
+        `StartServers ${PROCESSES}`,
+        `ServerLimit ${PROCESSES}`,
+        'ThreadLimit 64',
+        'ThreadsPerChild 64',
+        `MaxRequestWorkers ${PROCESSES * 64}`,
+        'MinSpareThreads 1',
+        `MaxSpareThreads ${PROCESSES * 64}`,
+      ];
+      return running(port, startApache({ dir, port, role: { backendPort: backend.port }, mpm: 'event', tuning }));
+    },
+  },
+  {
+    id: 'haproxy',
+    label: 'HAProxy (http mode)',
+    group: 'server',
+    shape: `1 process × ${PROCESSES} threads`,
+    connections: CONNECTIONS,
+    needs: 'haproxy',
+    async start(dir, backend) {
+      const port = await freePort();
+      return running(port, startHaproxy({ dir, port, backendPort: backend.port, threads: PROCESSES }));
+    },
+  },
+  ...nodeProxyKinds.map(
+    (kind): Target => ({
+      id: kind,
+      label: kind === 'http-proxy' ? 'http-proxy' : '@fastify/http-proxy',
+      group: 'node',
+      shape: `cluster, ${PROCESSES} workers`,
+      connections: CONNECTIONS,
+      async start(dir, backend) {
+        const port = await freePort();
+        const p = await startNodeProxy({ dir, kind, port, backendPort: backend.port, workers: PROCESSES });
+        return { port, pid: p.pid, stop: () => p.stop() };
+      },
+    }),
+  ),
+];
+
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((dir) => {
+    try {
+      fs.accessSync(path.join(dir, program), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+async function startBackend(dir: WorkDir): Promise<Backend> {
+  const site = writeStaticSite(dir);
+  const large = '/64k.html';
+  dir.write(`htdocs${large}`, Buffer.alloc(LARGE_BYTES, 'x'));
+  const port = await freePort();
+  const files = `a ${site.bytes}-byte page and a ${LARGE_BYTES / 1024} KiB file`;
+  if (onPath('nginx')) {
+    const nginx = await startNginx({ dir, port, role: { root: site.root }, workers: 1 });
+    return { port, pid: nginx.process.pid, describe: `nginx (1 worker) serving ${files}`, small: site.page, large, stop: nginx.stop };
+  }
+  const node = await startNodeBackend({ dir, port, root: site.root });
+  return { port, pid: node.pid, describe: `a Node server (nginx is not installed) serving ${files}`, small: site.page, large, stop: () => node.stop() };
+}
+
+interface Result {
+  target: Target;
+  load: Load;
+  wrk: WrkResult;
+  /** CPU time of the server's processes per request, µs (the backend's not included). */
+  cpuUsPerRequest: number;
+  errors: number;
+  /** 1-minute load average just before the measured run. */
+  loadAverage: number;
+}
+
+function wrkOptions(port: number, target: Target, backend: Backend, load: Load, durationS: number): WrkOptions {
+  return {
+    url: `http://127.0.0.1:${port}${load.large ? backend.large : backend.small}`,
+    connections: target.connections,
+    threads: THREADS,
+    durationS,
+    headers: load.headers,
+  };
+}
+
+async function measure(target: Target, server: Running, backend: Backend, load: Load): Promise<Result> {
+  await runWrk(wrkOptions(server.port, target, backend, load, WARMUP_S));
+  await sleep(500);
+  const loadAverage = os.loadavg()[0];
+  const cpuBefore = treeCpuMs(server.pid);
+  const wrk = await runWrk(wrkOptions(server.port, target, backend, load, DURATION_S));
+  const cpuUsPerRequest = ((treeCpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, wrk.requests);
+  const e = wrk.errors;
+  return { target, load, wrk, cpuUsPerRequest, errors: e.connect + e.read + e.write + e.timeout + e.status, loadAverage };
+}
+
+async function runTarget(target: Target, backend: Backend, chosen: Load[]): Promise<Result[]> {
+  const dir = createWorkDir(`proxy-${target.id}`);
+  const server = await target.start(dir, backend);
+  const results: Result[] = [];
+  try {
+    for (const load of chosen) {
+      const r = await measure(target, server, backend, load);
+      results.push(r);
+      console.log(
+        `${target.label}, ${load.id}: ${rate(r.wrk.requestsPerSec)} req/s, p50 ${ms(r.wrk.latencyMs.p50)} ms, ` +
+          `p99 ${ms(r.wrk.latencyMs.p99)} ms, ${r.errors} errors, ${r.cpuUsPerRequest.toFixed(1)} µs CPU a request`,
+      );
+    }
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${target.label}: ${(err as Error).message}\n(files kept in ${dir.path})`);
+  }
+  await server.stop();
+  dir.remove();
+  return results;
+}
+
+const rate = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : '–');
+
+/** For one load: the nginx proxy's requests/s and the best Node proxy's, what each row is held to. */
+function references(results: Result[], load: Load): { nginx?: number; node?: number; nodeLabel?: string } {
+  const of = (r: Result[]) => r.filter((x) => x.load.id === load.id);
+  const nginx = of(results).find((r) => r.target.id === 'nginx')?.wrk.requestsPerSec;
+  const node = of(results)
+    .filter((r) => r.target.group === 'node')
+    .sort((a, b) => b.wrk.requestsPerSec - a.wrk.requestsPerSec)[0];
+  return { nginx, node: node?.wrk.requestsPerSec, nodeLabel: node?.target.label };
+}
+
+function loadTable(results: Result[], load: Load): string[] {
+  const ref = references(results, load);
+  const rows = results
+    .filter((r) => r.load.id === load.id)
+    .map((r) => {
+      const proxy = r.target.group !== 'backend';
+      return [
+        r.target.group === 'mpmproxy' ? `**${r.target.label}**` : r.target.label,
+        r.target.shape,
+        r.target.connections,
+        rate(r.wrk.requestsPerSec),
+        ms(r.wrk.latencyMs.p50),
+        ms(r.wrk.latencyMs.p99),
+        r.errors,
+        r.cpuUsPerRequest.toFixed(1),
+        proxy ? ratio(r.wrk.requestsPerSec, ref.nginx) : '',
+        proxy ? ratio(r.wrk.requestsPerSec, ref.node) : '',
+        r.loadAverage.toFixed(2),
+      ].join(' | ');
+    });
+  return [
+    `**${load.label}**${ref.nodeLabel ? ` (best Node proxy: ${ref.nodeLabel})` : ''}`,
+    '',
+    '| server | processes | conns | req/s | p50 ms | p99 ms | errors | CPU µs/req | × nginx | × best Node | load 1m |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((row) => `| ${row} |`),
+  ];
+}
+
+function goals(results: Result[]): string[] {
+  const load = loads[0];
+  const of = (id: string) => results.find((r) => r.target.id === id && r.load.id === load.id)?.wrk.requestsPerSec;
+  const event = of('mpmproxy-event');
+  const ref = references(results, load);
+  const apache = of('apache');
+  if (event === undefined) return [];
+  const row = (goal: string, against: number | undefined, min: number | null) =>
+    `| ${goal} | ${against === undefined ? '–' : rate(against)} | ${ratio(event, against)} | ` +
+    `${min === null || against === undefined ? '' : event / against >= min ? 'met' : '**not met**'} |`;
+  return [
+    `Goals (mpmproxy event, ${rate(event)} req/s on keep-alive small responses):`,
+    '',
+    '| goal | against, req/s | mpmproxy event / it | |',
+    '| --- | ---: | ---: | --- |',
+    row(`≥ ${GOAL_OVER_NODE}× the best Node proxy (${ref.nodeLabel ?? 'none ran'})`, ref.node, GOAL_OVER_NODE),
+    row(`≥ ${GOAL_OVER_APACHE}× Apache httpd event + mod_proxy_http`, apache, GOAL_OVER_APACHE),
+    row('as close to nginx as it gets', ref.nginx, null),
+  ];
+}
+
+function section(results: Result[], backend: Backend, skipped: Target[], loadAtStart: number): string {
+  const command = results[0].wrk.command.replace(/:\d+\/\S*/, ':PORT/PATH');
+  const errors = results.filter((r) => r.errors > 0);
+  return [
+    '## proxy: mpmproxy against other reverse proxies',
+    '',
+    measuredLine(loadAtStart),
+    `1-minute load average at the end: ${os.loadavg()[0].toFixed(2)}; each row gives it just before its measured run.`,
+    '',
+    'Command: `npm run bench` (= `npm run build:ts && node dist/bench/proxy.bench.js`).',
+    '',
+    `- Backend: ${backend.describe}, keep-alive without a request limit; every proxy forwards \`/\` to it.`,
+    `- Load: per server and load, ${WARMUP_S} s of warm-up, then \`${command}\` ` +
+      "(with `-H 'Connection: close'` for close); one run at a time, everything on 127.0.0.1.",
+    `- mpmproxy: \`mpmproxy -f FILE -D FOREGROUND\` with \`LogLevel warn\`, no access log, default limits, ` +
+      '`ProxyPass / http://127.0.0.1:BACKEND/` (a keep-alive pool per serving loop) and `MaxKeepAliveRequests 0` ' +
+      `(as the peers here, no per-connection request limit). event: \`StartServers ${PROCESSES}\`, \`ThreadsPerChild 64\`; ` +
+      `worker: \`StartServers ${PROCESSES}\`, \`ThreadsPerChild ${CONNECTIONS / PROCESSES}\` (a thread serves one connection at a time, ` +
+      `so ${CONNECTIONS} threads for ${CONNECTIONS} connections); prefork: \`StartServers ${PREFORK_CHILDREN}\` ` +
+      `and ${PREFORK_CHILDREN} connections (a child serves one connection at a time; ${CONNECTIONS} Node processes ` +
+      `on ${PROCESSES} CPUs would measure the scheduler), spare limits that keep the child count fixed.`,
+    `- nginx: \`worker_processes ${PROCESSES}\`, \`proxy_http_version 1.1\`, \`proxy_set_header Connection ""\`, ` +
+      `upstream \`keepalive 64\`. Apache httpd: \`mpm_event\`, ${PROCESSES} children × 64 threads, ` +
+      '`ProxyPass / http://127.0.0.1:BACKEND/ enablereuse=on keepalive=On`. HAProxy: `mode http`, ' +
+      `\`nbthread ${PROCESSES}\`, \`http-reuse always\`. @fastify/http-proxy (undici pool) and http-proxy ` +
+      `(\`http.Agent({ keepAlive: true })\`): Node \`cluster\` with ${PROCESSES} workers, its default round-robin scheduling.`,
+    '- errors: socket errors (connect, read, write, timeout) and non-2xx answers, as wrk counts them. ' +
+      "CPU µs/req: the server's processes' CPU time (user + system, from /proc) over the requests served; " +
+      'the backend and wrk share the same CPUs and are not included. × nginx, × best Node: requests/s over ' +
+      "nginx's and the best Node proxy's under the same load.",
+    ...(skipped.length ? [`- Not installed, so not run: ${skipped.map((t) => `${t.label} (\`${t.needs}\`)`).join(', ')}.`] : []),
+    '',
+    ...loads.flatMap((l) => [...loadTable(results, l), '']),
+    ...goals(results),
+    ...(errors.length
+      ? ['', 'Errors:', '', ...errors.map((r) => `- ${r.target.label}, ${r.load.id}: ${JSON.stringify(r.wrk.errors)}`)]
+      : []),
+  ].join('\n');
+}
+
+function listOption(argv: string[], name: string): string[] | null {
+  const i = argv.indexOf(name);
+  return i < 0 ? null : (argv[i + 1] ?? '').split(',');
+}
+
+function choose<T extends { id: string }>(all: T[], ids: string[] | null, what: string): T[] {
+  if (ids === null) return all;
+  const unknown = ids.filter((id) => !all.some((x) => x.id === id));
+  if (unknown.length) throw new Error(`unknown ${what} ${unknown.join(', ')}; known: ${all.map((x) => x.id).join(', ')}`);
+  return all.filter((x) => ids.includes(x.id));
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    console.log(`servers: ${targets.map((t) => t.id).join(', ')}\nloads: ${loads.map((l) => l.id).join(', ')}`);
+    return;
+  }
+  const only = listOption(argv, '--only');
+  const loadIds = listOption(argv, '--loads');
+  const chosenLoads = choose(loads, loadIds, 'load');
+  const chosen = choose(targets, only, 'server');
+  const skipped = chosen.filter((t) => t.needs !== undefined && !onPath(t.needs));
+  const [loadAtStart] = os.loadavg();
+  if (loadAtStart > 0.5) console.warn(`load average ${loadAtStart.toFixed(2)}: other work on this machine skews the numbers`);
+  const dir = createWorkDir('proxy-backend');
+  const backend = await startBackend(dir);
+  const results: Result[] = [];
+  try {
+    for (const target of chosen) if (!skipped.includes(target)) results.push(...(await runTarget(target, backend, chosenLoads)));
+  } finally {
+    await backend.stop();
+    dir.remove();
+  }
+  if (only !== null || loadIds !== null) {
+    console.log('a subset of the servers or loads ran: RESULTS.md is left as it was');
+    return;
+  }
+  writeResultsSection('proxy', section(results, backend, skipped, loadAtStart));
+  console.log(`wrote the proxy section of ${resultsFile}`);
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exitCode = 1;
+});
