@@ -182,7 +182,20 @@ describe('listings', () => {
     const r = await runCli(['-l']);
     assert.equal(r.code, 0);
     assert.deepEqual(r.stdout.split('\n'), ['Compiled in modules:', ...builtinModules.map((m) => `  ${m}`), '']);
-    assert.deepEqual([...builtinModules], ['core', 'mpm_prefork', 'mpm_worker', 'mpm_event', 'proxy', 'proxy_http', 'status', 'log_config']);
+    assert.deepEqual([...builtinModules], [
+      'core',
+      'mpm_prefork',
+      'mpm_worker',
+      'mpm_event',
+      'proxy',
+      'proxy_http',
+      'proxy_balancer',
+      'lbmethod_byrequests',
+      'lbmethod_bybusyness',
+      'proxy_hcheck',
+      'status',
+      'log_config',
+    ]);
   });
 
   test('-L lists every directive of the table with its contexts and default', async () => {

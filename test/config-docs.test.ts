@@ -67,6 +67,19 @@ describe('etc/mpmproxy.conf', () => {
 
 describe('built-in modules', () => {
   it('are the ones <IfModule> and -l know', () => {
-    assert.deepEqual(builtinModules, ['core', 'mpm_prefork', 'mpm_worker', 'mpm_event', 'proxy', 'proxy_http', 'status', 'log_config']);
+    assert.deepEqual(builtinModules, [
+      'core',
+      'mpm_prefork',
+      'mpm_worker',
+      'mpm_event',
+      'proxy',
+      'proxy_http',
+      'proxy_balancer',
+      'lbmethod_byrequests',
+      'lbmethod_bybusyness',
+      'proxy_hcheck',
+      'status',
+      'log_config',
+    ]);
   });
 });

@@ -9,6 +9,10 @@ export const builtinModules = [
   'mpm_event',
   'proxy',
   'proxy_http',
+  'proxy_balancer',
+  'lbmethod_byrequests',
+  'lbmethod_bybusyness',
+  'proxy_hcheck',
   'status',
   'log_config',
 ] as const;
