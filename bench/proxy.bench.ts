@@ -10,9 +10,7 @@
 //   node dist/bench/proxy.bench.js --only mpmproxy-event,nginx --loads keep-alive
 //
 // --only and --loads run a subset (ids as listed by --help); a subset is printed, not written.
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { startApache } from './lib/apache';
 import { startHaproxy } from './lib/haproxy';
 import { startMpmproxy } from './lib/mpmproxy';
@@ -20,51 +18,24 @@ import { startNginx } from './lib/nginx';
 import { nodeProxyKinds, startNodeProxy } from './lib/node-proxy';
 import { freePort, sleep } from './lib/ports';
 import { treeCpuMs } from './lib/proc-sampler';
+import { onPath, startProxyBackend } from './lib/proxy-backend';
+import type { ProxyBackend } from './lib/proxy-backend';
+import { loadOptions, MEASURED_S, proxyLoads as loads, WARMUP_S, WRK_CONNECTIONS } from './lib/proxy-loads';
+import type { ProxyLoad as Load } from './lib/proxy-loads';
 import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
-import { startNodeBackend } from './lib/static-backend';
-import { writeStaticSite } from './lib/static-site';
 import { runWrk } from './lib/wrk';
-import type { WrkOptions, WrkResult } from './lib/wrk';
+import type { WrkResult } from './lib/wrk';
 import { createWorkDir } from './lib/work-dir';
 import type { WorkDir } from './lib/work-dir';
 
 const PROCESSES = os.availableParallelism();
-const CONNECTIONS = 64;
-const THREADS = 2;
-const DURATION_S = 10;
-// JIT warm-up for the Node servers, and every pool's backend connections opened, before measuring.
-const WARMUP_S = 2;
-const LARGE_BYTES = 64 * 1024;
+const CONNECTIONS = WRK_CONNECTIONS;
 /** Prefork serves one connection per child: this many children, and as many connections. */
 const PREFORK_CHILDREN = 16;
 
 // The goals, for the event MPM on keep-alive small responses.
 const GOAL_OVER_NODE = 1.5;
 const GOAL_OVER_APACHE = 1.0;
-
-type LoadId = 'keep-alive' | 'close' | 'keep-alive-64k';
-
-interface Load {
-  id: LoadId;
-  label: string;
-  large: boolean;
-  headers: string[];
-}
-
-const loads: Load[] = [
-  { id: 'keep-alive', label: 'keep-alive, small response', large: false, headers: [] },
-  { id: 'close', label: '`Connection: close`, small response', large: false, headers: ['Connection: close'] },
-  { id: 'keep-alive-64k', label: 'keep-alive, 64 KiB response', large: true, headers: [] },
-];
-
-interface Backend {
-  port: number;
-  pid: number;
-  describe: string;
-  small: string;
-  large: string;
-  stop(): Promise<void>;
-}
 
 /** A server under load: where it listens, and the pid whose process tree is its CPU time. */
 interface Running {
@@ -84,7 +55,7 @@ interface Target {
   connections: number;
   /** The program it needs on PATH, if any. */
   needs?: string;
-  start(dir: WorkDir, backend: Backend): Promise<Running>;
+  start(dir: WorkDir, backend: ProxyBackend): Promise<Running>;
 }
 
 function mpmproxyTarget(id: string, label: string, shape: string, children: number, directives: string[], connections = CONNECTIONS): Target {
@@ -220,31 +191,6 @@ const targets: Target[] = [
   ),
 ];
 
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => {
-    try {
-      fs.accessSync(path.join(dir, program), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function startBackend(dir: WorkDir): Promise<Backend> {
-  const site = writeStaticSite(dir);
-  const large = '/64k.html';
-  dir.write(`htdocs${large}`, Buffer.alloc(LARGE_BYTES, 'x'));
-  const port = await freePort();
-  const files = `a ${site.bytes}-byte page and a ${LARGE_BYTES / 1024} KiB file`;
-  if (onPath('nginx')) {
-    const nginx = await startNginx({ dir, port, role: { root: site.root }, workers: 1 });
-    return { port, pid: nginx.process.pid, describe: `nginx (1 worker) serving ${files}`, small: site.page, large, stop: nginx.stop };
-  }
-  const node = await startNodeBackend({ dir, port, root: site.root });
-  return { port, pid: node.pid, describe: `a Node server (nginx is not installed) serving ${files}`, small: site.page, large, stop: () => node.stop() };
-}
-
 interface Result {
   target: Target;
   load: Load;
@@ -256,28 +202,18 @@ interface Result {
   loadAverage: number;
 }
 
-function wrkOptions(port: number, target: Target, backend: Backend, load: Load, durationS: number): WrkOptions {
-  return {
-    url: `http://127.0.0.1:${port}${load.large ? backend.large : backend.small}`,
-    connections: target.connections,
-    threads: THREADS,
-    durationS,
-    headers: load.headers,
-  };
-}
-
-async function measure(target: Target, server: Running, backend: Backend, load: Load): Promise<Result> {
-  await runWrk(wrkOptions(server.port, target, backend, load, WARMUP_S));
+async function measure(target: Target, server: Running, backend: ProxyBackend, load: Load): Promise<Result> {
+  await runWrk(loadOptions(server.port, backend, load, WARMUP_S, target.connections));
   await sleep(500);
   const loadAverage = os.loadavg()[0];
   const cpuBefore = treeCpuMs(server.pid);
-  const wrk = await runWrk(wrkOptions(server.port, target, backend, load, DURATION_S));
+  const wrk = await runWrk(loadOptions(server.port, backend, load, MEASURED_S, target.connections));
   const cpuUsPerRequest = ((treeCpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, wrk.requests);
   const e = wrk.errors;
   return { target, load, wrk, cpuUsPerRequest, errors: e.connect + e.read + e.write + e.timeout + e.status, loadAverage };
 }
 
-async function runTarget(target: Target, backend: Backend, chosen: Load[]): Promise<Result[]> {
+async function runTarget(target: Target, backend: ProxyBackend, chosen: Load[]): Promise<Result[]> {
   const dir = createWorkDir(`proxy-${target.id}`);
   const server = await target.start(dir, backend);
   const results: Result[] = [];
@@ -363,7 +299,7 @@ function goals(results: Result[]): string[] {
   ];
 }
 
-function section(results: Result[], backend: Backend, skipped: Target[], loadAtStart: number): string {
+function section(results: Result[], backend: ProxyBackend, skipped: Target[], loadAtStart: number): string {
   const command = results[0].wrk.command.replace(/:\d+\/\S*/, ':PORT/PATH');
   const errors = results.filter((r) => r.errors > 0);
   return [
@@ -429,7 +365,7 @@ async function main(): Promise<void> {
   const [loadAtStart] = os.loadavg();
   if (loadAtStart > 0.5) console.warn(`load average ${loadAtStart.toFixed(2)}: other work on this machine skews the numbers`);
   const dir = createWorkDir('proxy-backend');
-  const backend = await startBackend(dir);
+  const backend = await startProxyBackend(dir);
   const results: Result[] = [];
   try {
     for (const target of chosen) if (!skipped.includes(target)) results.push(...(await runTarget(target, backend, chosenLoads)));

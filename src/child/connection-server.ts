@@ -15,11 +15,11 @@ import { REFUSED, type LoopLimits } from '../limits/loop-limits';
 import { log, logs } from '../log/logger';
 import { abandonExchange } from '../proxy/exchange';
 import { logRefusal, parseRefusal, refusalHead } from '../proxy/framing';
-import type { Scoreboard } from '../shm/scoreboard';
+import type { RequestRecord, Scoreboard } from '../shm/scoreboard';
 import { WorkerState } from '../shm/scoreboard';
 import { Acceptor } from './acceptor';
 import type { ConnectionBudget } from './connection-budget';
-import { RequestSlots } from './request-slots';
+import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
 
 export interface InheritedListener {
@@ -58,6 +58,8 @@ interface Conn {
   idle: boolean;
   /** Date.now() when it last became idle. */
   idleSince: number;
+  /** socket.bytesWritten when the last request's bytes were counted. */
+  bytesCounted: number;
   /** Responses not yet sent, so a graceful drain can turn them into Connection: close. */
   responses: Set<http.ServerResponse>;
   lingerTimer: NodeJS.Timeout | null;
@@ -72,6 +74,33 @@ function usSince(started: bigint): number {
   return Number((process.hrtime.bigint() - started) / 1000n);
 }
 
+/** RequestRun.slot of a request waiting for a request slot (event MPM). */
+const WAITING = -1;
+/** RequestRun.slot of a request answered 503 because it waited longer than Timeout. */
+const REJECTED = -2;
+
+const kRun = Symbol('run');
+type RunResponse = http.ServerResponse & { [kRun]?: RequestRun };
+
+/** One request from its headers to the end of its response: what its accounting needs, in one
+ * object rather than in closures of its own. */
+class RequestRun {
+  /** The scoreboard worker slot it holds, or WAITING or REJECTED. */
+  slot = WAITING;
+  /** Let in by LimitRequestsPerClient, so it must be let out. */
+  entered = false;
+  /** Its place in the queue for a request slot while it waits for one. */
+  grant: SlotGrant | null = null;
+
+  constructor(
+    readonly server: ConnectionServer,
+    readonly c: Conn,
+    readonly req: http.IncomingMessage,
+    readonly res: RunResponse,
+    readonly started: bigint,
+  ) {}
+}
+
 export class ConnectionServer {
   readonly http: http.Server;
   private readonly acceptors: Acceptor[];
@@ -83,6 +112,10 @@ export class ConnectionServer {
   private drainResolve: (() => void) | null = null;
   private gatePoll: NodeJS.Timeout | null = null;
   private holdsTicket = false;
+  /** What setAccepting last decided. */
+  private accepting = false;
+  /** Refilled for every request: the scoreboard copies it and keeps nothing. */
+  private readonly record: RequestRecord = { client: '', request: '', bytes: 0, durationUs: 0, at: 0 };
 
   constructor(private readonly o: ConnectionServerOptions) {
     const s = o.settings;
@@ -185,7 +218,17 @@ export class ConnectionServer {
       this.updateAccepting();
       return;
     }
-    const c: Conn = { socket, client, active: 0, requests: 0, idle: false, idleSince: 0, responses: new Set(), lingerTimer: null };
+    const c: Conn = {
+      socket,
+      client,
+      active: 0,
+      requests: 0,
+      idle: false,
+      idleSince: 0,
+      bytesCounted: 0,
+      responses: new Set(),
+      lingerTimer: null,
+    };
     this.holdsTicket = false;
     this.conns.set(socket, c);
     o.scoreboard.addConnections(o.processSlot, 1);
@@ -225,7 +268,13 @@ export class ConnectionServer {
     if (idle) this.o.limits.idle(c.client);
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /** The 'close' listener of every response, shared: no closure per request. */
+  private static onResponseClose(this: RunResponse): void {
+    const run = this[kRun];
+    if (run !== undefined) run.server.responseClosed(run);
+  }
+
+  private onRequest(req: http.IncomingMessage, res: RunResponse): void {
     const c = this.conns.get(req.socket);
     if (!c) {
       // A socket not accepted here (cannot happen with our acceptors); serve it without accounting.
@@ -247,46 +296,64 @@ export class ConnectionServer {
     const last = s.maxKeepAliveRequests > 0 && c.requests >= s.maxKeepAliveRequests;
     if (last) this.o.limits.lastRequest(req);
     if (this.draining || !s.keepAlive || last) res.shouldKeepAlive = false;
-    const started = process.hrtime.bigint();
-    const bytesBefore = req.socket.bytesWritten;
-    if (this.o.mode === 'connection') {
-      this.runRequest(c, req, res, this.connectionSlot, started, bytesBefore);
+    const run = new RequestRun(this, c, req, res, process.hrtime.bigint());
+    res[kRun] = run;
+    res.on('close', ConnectionServer.onResponseClose);
+    const slot = this.o.mode === 'connection' ? this.connectionSlot : this.slots.take();
+    if (slot !== undefined) {
+      this.runRequest(run, slot);
       return;
     }
-    const grant = (slot: number) => this.runRequest(c, req, res, slot, started, bytesBefore);
-    this.slots.acquire(grant, this.o.settings.timeout, () => this.rejectBusy(c, req, res, started, bytesBefore));
-    res.once('close', () => this.slots.cancel(grant));
+    run.grant = (granted) => {
+      run.grant = null;
+      this.runRequest(run, granted);
+    };
+    this.slots.wait(run.grant, s.timeout, () => this.rejectBusy(run));
   }
 
-  private runRequest(
-    c: Conn,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    slot: number,
-    started: bigint,
-    bytesBefore: number,
-  ): void {
+  private runRequest(run: RequestRun, slot: number): void {
     const o = this.o;
+    run.slot = slot;
     o.scoreboard.setWorkerState(o.processSlot, slot, WorkerState.BUSY_WRITE);
     o.scoreboard.addBusy(o.processSlot, 1);
-    const entered = o.limits.enterRequest(c.client, req, res);
-    res.once('close', () => {
-      if (entered) o.limits.leaveRequest(c.client);
-      // The connection's own socket: undici detaches req.socket once it has sent a body.
-      const bytes = c.socket.bytesWritten - bytesBefore;
-      const durationUs = usSince(started);
-      o.scoreboard.recordRequest(o.processSlot, slot, {
-        client: c.socket.remoteAddress ?? '',
-        request: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
-        bytes,
-        durationUs,
-        at: Date.now() - durationUs / 1000,
-      });
-      o.scoreboard.addRequest(o.processSlot, bytes);
+    run.entered = o.limits.enterRequest(run.c.client, run.req, run.res);
+    (run.entered ? o.handler : o.limits.refuse)(run.req, run.res);
+  }
+
+  private responseClosed(run: RequestRun): void {
+    const { c, req, res } = run;
+    if (run.slot === WAITING) {
+      // The client went away while its request waited for a slot.
+      if (run.grant) this.slots.cancel(run.grant);
+      return;
+    }
+    const o = this.o;
+    const durationUs = usSince(run.started);
+    const bytes = ConnectionServer.bytesSince(c);
+    if (run.slot === REJECTED) {
       o.accessLog?.request(c.socket, req, res, durationUs, bytes);
-      this.finishRequest(c, res, slot);
-    });
-    (entered ? o.handler : o.limits.refuse)(req, res);
+      return;
+    }
+    if (run.entered) o.limits.leaveRequest(c.client);
+    const r = this.record;
+    r.client = c.socket.remoteAddress ?? '';
+    r.request = `${req.method} ${req.url} HTTP/${req.httpVersion}`;
+    r.bytes = bytes;
+    r.durationUs = durationUs;
+    r.at = Date.now() - durationUs / 1000;
+    o.scoreboard.recordRequest(o.processSlot, run.slot, r);
+    o.scoreboard.addRequest(o.processSlot, bytes);
+    o.accessLog?.request(c.socket, req, res, durationUs, bytes);
+    this.finishRequest(c, res, run.slot);
+  }
+
+  /** What the connection has written since the last request was counted: this request's answer.
+   * Read on the connection's own socket (undici detaches req.socket once it has sent a body). */
+  private static bytesSince(c: Conn): number {
+    const total = c.socket.bytesWritten;
+    const bytes = total - c.bytesCounted;
+    c.bytesCounted = total;
+    return bytes;
   }
 
   private finishRequest(c: Conn, res: http.ServerResponse, slot: number): void {
@@ -305,21 +372,24 @@ export class ConnectionServer {
       this.markIdle(c, true);
       if (this.draining) this.drainConnection(c);
     }
-    this.updateAccepting();
+    // A finished request never holds the number of connections up: it can only let an acceptor
+    // that is off open again (the next connection or close looks at the rest).
+    if (!this.accepting) this.updateAccepting();
   }
 
-  private rejectBusy(c: Conn, req: http.IncomingMessage, res: http.ServerResponse, started: bigint, bytesBefore: number): void {
+  private rejectBusy(run: RequestRun): void {
     log('mpm').error(
       { timeout: this.o.settings.timeout },
       'request waited longer than Timeout for a free request slot (ThreadsPerChild); answering 503',
     );
+    const { c, res } = run;
+    run.slot = REJECTED;
+    run.grant = null;
     res.shouldKeepAlive = false;
     res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' });
     res.end('503 Service Unavailable: the server is at capacity\n');
     c.responses.delete(res);
     c.active--;
-    const accessLog = this.o.accessLog;
-    if (accessLog) res.once('close', () => accessLog.request(c.socket, req, res, usSince(started), c.socket.bytesWritten - bytesBefore));
   }
 
   private drainConnection(c: Conn): void {
@@ -394,6 +464,7 @@ export class ConnectionServer {
       if (on) a.resume();
       else a.pause();
     }
+    this.accepting = on;
     this.o.scoreboard.setAccepting(this.o.processSlot, on);
   }
 }

@@ -5,7 +5,7 @@ import type { Settings } from '../config/types';
 import type { Forwarder } from '../proxy/forward';
 import { framingRefusal, logRefusal, type Refusal } from '../proxy/framing';
 import { answerPlain } from '../proxy/plain-answer';
-import { matchRoute, routingTarget, servedRoutesFor } from './router';
+import { matchRoute, onlyServedRoutes, routingTarget, servedRoutesFor } from './router';
 import { serveDefaultPage } from './default-page';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -25,13 +25,15 @@ function refuse(req: http.IncomingMessage, res: http.ServerResponse, r: Refusal)
 }
 
 export function createHandler(p: HandlerParts): RequestHandler {
+  // Without virtual hosts, a connection's local address (a getsockname call) is never needed.
+  const routes = onlyServedRoutes(p.settings);
   return (req, res) => {
     const refusal = framingRefusal(req);
     if (refusal !== null) return refuse(req, res, refusal);
     const url = routingTarget(req.url ?? '/');
     if (url === null) return refuse(req, res, badTarget);
     const socket = req.socket;
-    const route = matchRoute(servedRoutesFor(p.settings, socket.localAddress, socket.localPort, req.headers.host), url);
+    const route = matchRoute(routes ?? servedRoutesFor(p.settings, socket.localAddress, socket.localPort, req.headers.host), url);
     if (!route) return answerPlain(res, 404);
     switch (route.kind) {
       case 'status':

@@ -27,13 +27,13 @@ export class RequestSlots {
     return this.waiters.length;
   }
 
-  /** Grants a slot now or later; `onTimeout` runs instead if none frees within `timeoutMs`. */
-  acquire(grant: SlotGrant, timeoutMs: number, onTimeout: () => void): void {
-    const slot = this.free.pop();
-    if (slot !== undefined) {
-      grant(slot);
-      return;
-    }
+  /** A free slot, or undefined when every slot is busy (then wait for one). */
+  take(): number | undefined {
+    return this.free.pop();
+  }
+
+  /** Grants a slot once one frees; `onTimeout` runs instead if none does within `timeoutMs`. */
+  wait(grant: SlotGrant, timeoutMs: number, onTimeout: () => void): void {
     const waiter: Waiter = {
       grant,
       timer: setTimeout(() => {

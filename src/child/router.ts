@@ -111,6 +111,13 @@ export function routesFor(settings: Settings, localAddress: string | undefined, 
   return hostFor(settings, localAddress, localPort, host).routes;
 }
 
+/** The main server's routes as served when no virtual host is configured (every request takes
+ * them, so its addresses and Host need not be read), else null. */
+export function onlyServedRoutes(settings: Settings): ServedRoute[] | null {
+  const c = compiled(settings);
+  return c.hosts.length === 0 ? c.server.served : null;
+}
+
 /** The same routes as served. */
 export function servedRoutesFor(
   settings: Settings,

@@ -1,5 +1,6 @@
 // One proxied request in flight: the undici handler that relays the backend's answer to the
-// client. Nothing is buffered: each chunk is written as it arrives and the backend is paused
+// client. Nothing is buffered: each chunk goes out in the event-loop iteration it arrived in
+// (with the iteration's other client writes, see write-batch.ts) and the backend is paused
 // while the client cannot take more; the client's Expect: 100-continue is answered once the
 // request is being written to a backend; response headers go out at once even when no body
 // follows yet (Server-Sent Events, long polling).
@@ -17,6 +18,7 @@ import { describeFailure } from './hints';
 import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
 import type { Outcome, Upstream, UpstreamMember } from './upstream';
+import { holdWrites, type HeldWriter } from './write-batch';
 
 const WAITING = 0;
 const RELAYING = 1;
@@ -41,15 +43,6 @@ function onResponseDrain(this: ExchangeResponse): void {
   this[kExchange]?.drained();
 }
 
-/** Exchanges whose response headers were written with no body yet: flushed once the current
- * backend read is handled, so a first chunk that came with them still shares their packet. */
-const awaitingFlush: Exchange[] = [];
-
-function flushHeaders(): void {
-  for (const exchange of awaitingFlush) exchange.flushHeaders();
-  awaitingFlush.length = 0;
-}
-
 /** Why a backend request is aborted when the client side ended first. */
 const clientGone = new Error('the client closed the connection');
 
@@ -59,24 +52,29 @@ export function abandonExchange(res: http.ServerResponse): void {
   (res as ExchangeResponse)[kExchange]?.abandon(REFUSED);
 }
 
-export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, ResponseTarget {
+export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, ResponseTarget, HeldWriter {
   readonly address: string;
   readonly proto: 'http' | 'https';
   readonly encrypted: boolean;
   readonly host: string | undefined;
   chunkable = false;
+  held = false;
   private abortBackend: ((err?: Error) => void) | null = null;
   private resumeBackend: (() => void) | null = null;
   private state = WAITING;
   private settled = false;
   private clientEnd: ClientEnd = NOT_ENDED;
   private bodyStarted = false;
+  /** Its drain listener is on: the client once took the body slower than the backend sent it. */
+  private watchingDrain = false;
+  /** The backend's answer is whole; the client's ends when the write batch goes out. */
+  private complete = false;
 
   constructor(
     readonly req: http.IncomingMessage,
     private readonly res: ExchangeResponse,
     /** Taken now: undici detaches req.socket once it has sent the body. */
-    private readonly socket: net.Socket,
+    readonly socket: net.Socket,
     private readonly plan: ProxyPlan,
     private readonly upstream: Upstream,
     private readonly member: UpstreamMember,
@@ -89,7 +87,6 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     this.host = req.headers.host;
     res[kExchange] = this;
     res.on('close', onResponseClose);
-    res.on('drain', onResponseDrain);
   }
 
   get clientHost(): string {
@@ -122,13 +119,19 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     this.resumeBackend = resume;
     this.chunkable = res.useChunkedEncodingByDefault && this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
     res.writeHead(statusCode, statusText || undefined, clientResponseHeaders(headers, this.plan, this));
-    if (awaitingFlush.push(this) === 1) queueMicrotask(flushHeaders);
+    holdWrites(this);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
     this.bodyStarted = true;
-    return this.res.write(chunk);
+    holdWrites(this);
+    if (this.res.write(chunk)) return true;
+    if (!this.watchingDrain) {
+      this.watchingDrain = true;
+      this.res.on('drain', onResponseDrain);
+    }
+    return false;
   }
 
   // undici passes the raw trailer lines here, Buffers like the headers, whatever its types say.
@@ -136,7 +139,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     this.state = DONE;
     this.settle('ok');
     if (trailers !== null && trailers.length > 0) this.res.addTrailers(trailerPairs(trailers));
-    this.res.end();
+    this.complete = true;
+    holdWrites(this);
   }
 
   onError(err: Error): void {
@@ -177,8 +181,14 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     this.resumeBackend?.();
   }
 
-  flushHeaders(): void {
+  release(): void {
+    if (this.complete) {
+      this.res.end();
+      return;
+    }
+    // Headers with no body yet (an event stream, a long poll) go now, not with the first chunk.
     if (this.state === RELAYING && !this.bodyStarted && !this.res.writableEnded) this.res.flushHeaders();
+    this.socket.uncork();
   }
 
   private settle(outcome: Outcome): void {

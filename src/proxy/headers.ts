@@ -162,6 +162,26 @@ export interface ResponseTarget {
   chunkable: boolean;
 }
 
+/** Header names met in backend responses, by length: a backend sends the same dozen names in
+ * every response, and comparing a name's bytes with one kept here costs less than making a
+ * string of them each time. A few per length, so an odd backend cannot grow it. */
+const namesByLength: string[][] = [];
+const NAMES_PER_LENGTH = 8;
+
+function sameText(bytes: Buffer, text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+function nameText(bytes: Buffer): string {
+  const known = namesByLength[bytes.length];
+  if (known !== undefined) for (const name of known) if (sameText(bytes, name)) return name;
+  const name = bytes.toString('latin1');
+  if (known === undefined) namesByLength[bytes.length] = [name];
+  else if (known.length < NAMES_PER_LENGTH) known.push(name);
+  return name;
+}
+
 /** The headers the client gets from the backend's raw ones: end-to-end only, URLs mapped back, Via added. */
 export function clientResponseHeaders(raw: Buffer[], plan: ProxyPlan, to: ResponseTarget): string[] {
   const out: string[] = [];
@@ -169,7 +189,7 @@ export function clientResponseHeaders(raw: Buffer[], plan: ProxyPlan, to: Respon
   let trailerAt = -1;
   let hasLength = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
+    const name = nameText(raw[i]);
     const role = roleOf(responseRoles, name);
     if (role === DROP) continue;
     let value = raw[i + 1].toString('latin1');
