@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { directivesDocPath, renderDirectivesDoc } from '../scripts/gen-directives-doc';
 import { listDirectives } from '../src/cli/list-directives';
-import { builtinModules, loadConfig, resolveSettings } from '../src/config';
+import { loadConfig, resolveSettings } from '../src/config';
 import { directiveList, displayName } from '../src/config/directives';
 
 const repo = path.resolve(__dirname, '../..');
@@ -62,24 +62,5 @@ describe('etc/mpmproxy.conf', () => {
     assert.deepEqual(settings.warnings, []);
     assert.equal(settings.mpm, 'event');
     assert.equal(settings.virtualHosts.length, 1);
-  });
-});
-
-describe('built-in modules', () => {
-  it('are the ones <IfModule> and -l know', () => {
-    assert.deepEqual(builtinModules, [
-      'core',
-      'mpm_prefork',
-      'mpm_worker',
-      'mpm_event',
-      'proxy',
-      'proxy_http',
-      'proxy_balancer',
-      'lbmethod_byrequests',
-      'lbmethod_bybusyness',
-      'proxy_hcheck',
-      'status',
-      'log_config',
-    ]);
   });
 });

@@ -1,48 +1,20 @@
 // Reads mpmproxy's `server-status?auto`: Apache mod_status's fields plus one `Process:` line per
 // live child with its connection and request counters from the shared scoreboard.
 import http from 'node:http';
+import { parseStatusAuto, type StatusProcess } from '../../test/helpers/daemon';
 import { LOOPBACK } from './ports';
 
-export interface ChildStatus {
-  slot: number;
-  pid: number;
-  generation: number;
-  accepting: number;
-  stopping: number;
-  /** Connections open now. */
-  conns: number;
-  /** Connections accepted since the child started. */
-  connsTotal: number;
-  requests: number;
-  busy: number;
-  keepalive: number;
-}
+export type ChildStatus = StatusProcess;
 
 export interface ServerStatus {
   fields: Record<string, string>;
   children: ChildStatus[];
 }
 
+/** The same reading of the format as the test suite's, under the benchmarks' names. */
 export function parseServerStatus(text: string): ServerStatus {
-  const fields: Record<string, string> = {};
-  const children: ChildStatus[] = [];
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    const key = line.slice(0, colon);
-    const value = line.slice(colon + 1).trim();
-    if (key !== 'Process') {
-      fields[key] = value;
-      continue;
-    }
-    const child: Record<string, number> = {};
-    for (const pair of value.split(/\s+/)) {
-      const [k, v] = pair.split('=');
-      child[k] = Number(v);
-    }
-    children.push(child as unknown as ChildStatus);
-  }
-  return { fields, children };
+  const { fields, processes } = parseStatusAuto(text);
+  return { fields, children: processes };
 }
 
 /** One status request on its own connection, closed after the answer. */
