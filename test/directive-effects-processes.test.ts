@@ -234,3 +234,29 @@ test('GracefulShutdownTimeout: after USR1 an old child still serving a 10 s requ
   const s = await d.waitAccepting(1, 1);
   assert.deepEqual(s.processes.map((p) => p.generation), [1]);
 });
+
+test('MaxSpareThreads 4: idle slots above it retire one event child a pass, down to 4 idle slots', async (t) => {
+  const d = await daemonFor(t, {
+    config: config('MPM event', 'StartServers 4', 'ThreadsPerChild 2', 'MinSpareThreads 1', 'MaxSpareThreads 4'),
+  });
+  const started = Date.now();
+  const counts: number[] = [];
+  await waitFor(
+    'the children to settle at 2',
+    async () => {
+      const n = (await d.status()).processes.filter((p) => p.stopping === 0).length;
+      if (counts.at(-1) !== n) counts.push(n);
+      return n === 2;
+    },
+    15000,
+    100,
+  );
+  // 8 idle slots > 4: one child retired a pass (never two at once), and none below 4 idle slots.
+  assert.ok(Date.now() - started >= 1000, 'retirements wait for maintenance passes');
+  for (let i = 1; i < counts.length; i++) assert.equal(counts[i - 1] - counts[i], 1, `counts went ${counts.join(' → ')}`);
+  const retired = d.log().filter((l) => /retiring child pid \d+ gracefully/.test(l.msg));
+  assert.equal(retired.length, 2);
+  assert.match(retired[0].msg, /idle threads > MaxSpareThreads 4/);
+  await sleep(1300); // another pass: 4 idle slots is not above the maximum
+  assert.equal((await d.status()).processes.length, 2);
+});
