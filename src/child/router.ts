@@ -16,6 +16,8 @@ interface HostAddress {
 }
 
 interface CompiledHost {
+  /** 0 for the main server, i + 1 for settings.virtualHosts[i]. */
+  index: number;
   addresses: HostAddress[];
   names: RegExp[];
   /** As configured: the identity of a virtual host for those that keep per-host state. */
@@ -50,9 +52,10 @@ function served(routes: Route[], facts: HostFacts): ServedRoute[] {
   return routes.map((r) => (r.kind === 'proxy' ? new ProxyPlan(r, facts) : r));
 }
 
-function compileHost(vh: VirtualHostSpec, settings: Settings): CompiledHost {
+function compileHost(vh: VirtualHostSpec, i: number, settings: Settings): CompiledHost {
   const names = [vh.serverName, ...vh.serverAliases].filter((n): n is string => !!n);
   return {
+    index: i + 1,
     addresses: vh.addresses.map(parseAddress),
     names: names.map((n) => namePattern(n.replace(/^https?:\/\//, '').replace(/:\d+$/, ''))),
     routes: vh.routes,
@@ -64,8 +67,9 @@ function compiled(settings: Settings): Compiled {
   let c = compiledBySettings.get(settings);
   if (!c) {
     c = {
-      hosts: settings.virtualHosts.map((vh) => compileHost(vh, settings)),
+      hosts: settings.virtualHosts.map((vh, i) => compileHost(vh, i, settings)),
       server: {
+        index: 0,
         addresses: [],
         names: [],
         routes: settings.routes,
@@ -104,6 +108,16 @@ function hostFor(settings: Settings, localAddress: string | undefined, localPort
     for (const h of candidates) if (h.names.some((re) => re.test(name))) return h;
   }
   return candidates[0];
+}
+
+/** Which server a request is for: 0 for the main server, i + 1 for settings.virtualHosts[i]. */
+export function hostIndexFor(
+  settings: Settings,
+  localAddress: string | undefined,
+  localPort: number | undefined,
+  host: string | undefined,
+): number {
+  return hostFor(settings, localAddress, localPort, host).index;
 }
 
 /** The routes of the server or virtual host a request is for, as configured. */

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import type http from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
-import { routesFor } from '../child/router';
-import type { AccessLogSpec, Route, Settings } from '../config/types';
+import { hostIndexFor } from '../child/router';
+import type { AccessLogSpec, Settings } from '../config/types';
 import type { CountedResponse } from './counted-response';
 import type { Exchange } from './exchange';
 import { jsonFormat } from './json-format';
@@ -32,9 +32,10 @@ function canonicalName(serverName: string | null | undefined): string {
 
 export class AccessLog {
   private constructor(
-    /** Null when every request logs alike, so no request pays for choosing a host twice. */
+    /** The settings to choose a request's host by, or null when every request logs alike, so no
+     * request pays for choosing a host twice. */
     private readonly hostPicker: Settings | null,
-    /** The main server's logs, then each virtual host's, as numbered by hostPicker's markers. */
+    /** The main server's logs, then each virtual host's, as numbered by hostIndexFor(). */
     private readonly hosts: HostLogs[],
     private readonly writers: LogWriter[],
   ) {}
@@ -69,7 +70,7 @@ export class AccessLog {
     const own = JSON.stringify(settings.accessLogs);
     const differ = settings.virtualHosts.some((h) => JSON.stringify(h.accessLogs) !== own);
     const pick = settings.virtualHosts.length > 0 && (differ || usesServerName);
-    return new AccessLog(pick ? hostPicker(settings) : null, hosts, [...writers.values()]);
+    return new AccessLog(pick ? settings : null, hosts, [...writers.values()]);
   }
 
   /** A request whose response has ended (or whose connection broke), on its connection's
@@ -108,8 +109,7 @@ export class AccessLog {
 
   private hostOf(socket: net.Socket, hostHeader: string | undefined): HostLogs {
     if (this.hostPicker === null) return this.hosts[0];
-    const [marker] = routesFor(this.hostPicker, socket.localAddress, socket.localPort, hostHeader);
-    return this.hosts[Number(marker.prefix)];
+    return this.hosts[hostIndexFor(this.hostPicker, socket.localAddress, socket.localPort, hostHeader)];
   }
 }
 
@@ -117,15 +117,6 @@ function write(host: HostLogs, x: Exchange): void {
   for (const l of host.logs) l.writer.write(l.line(x));
 }
 
-/**
- * The handler's choice of virtual host, made by the router itself: `settings` with the main
- * server's routes replaced by one route numbered 0 and each virtual host's by one numbered
- * 1, 2, ..., so routesFor() answers with the number of the host it picked.
- */
-function hostPicker(settings: Settings): Settings {
-  const marker = (n: number): Route[] => [{ prefix: String(n), kind: 'page' }];
-  return { ...settings, routes: marker(0), virtualHosts: settings.virtualHosts.map((h, i) => ({ ...h, routes: marker(i + 1) })) };
-}
 
 /** The descriptor the master opened for this CustomLog file (or its stderr), or, in a process
  * that no master started (-X), one opened here. */
