@@ -8,7 +8,7 @@
 import os from 'node:os';
 import { hashClientAddress, parseClientAddress } from '../src/limits/client-address';
 import { LimitCounters } from '../src/shm/limits';
-import { startMpmproxy } from './lib/mpmproxy';
+import { fixedChildren, startMpmproxy } from './lib/mpmproxy';
 import { freePort } from './lib/ports';
 import { sampleProcesses } from './lib/proc-sampler';
 import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
@@ -23,12 +23,7 @@ const WARMUP_S = 2;
 const CHILDREN = 2;
 
 const serving = [
-  'MPM event',
-  `StartServers ${CHILDREN}`,
-  'ThreadsPerChild 64',
-  `MaxRequestWorkers ${CHILDREN * 64}`,
-  'MinSpareThreads 1',
-  'MaxSpareThreads 100000',
+  ...fixedChildren('event', CHILDREN, 64),
   '<Location />',
   '  SetHandler default-page',
   '</Location>',

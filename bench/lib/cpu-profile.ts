@@ -51,6 +51,8 @@ export function groupOf(f: CallFrame): string {
     if (socketWrites.has(f.functionName)) return 'socket writes (system calls)';
     return 'other native functions';
   }
+  // The only WebAssembly in the process: undici's build of llhttp, parsing backend responses.
+  if (f.url.startsWith('wasm://')) return 'undici (package)';
   const own = ours.exec(f.url);
   if (own) return `mpmproxy: ${own[1]}`;
   if (f.url.startsWith('node:_http_')) return 'Node http server';

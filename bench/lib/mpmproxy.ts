@@ -46,6 +46,19 @@ export function mpmproxyConfig(o: MpmproxyOptions): string {
   ].join('\n');
 }
 
+/** Directives for exactly `children` children of a threaded MPM that neither spawn nor retire
+ * during a run: MaxRequestWorkers caps them, and the spare limits never ask for more or fewer. */
+export function fixedChildren(mpm: 'event' | 'worker', children: number, threadsPerChild: number): string[] {
+  return [
+    `MPM ${mpm}`,
+    `StartServers ${children}`,
+    `ThreadsPerChild ${threadsPerChild}`,
+    `MaxRequestWorkers ${children * threadsPerChild}`,
+    'MinSpareThreads 1',
+    'MaxSpareThreads 100000',
+  ];
+}
+
 /** Whether `pid` is still one of this daemon's processes (and not a new process given its pid). */
 function isOurs(pid: number): boolean {
   try {

@@ -100,6 +100,21 @@ export function treeCpuMs(root: number): number {
   return ms;
 }
 
+/** CPU time the machine spent busy, all CPUs together (everything but idle and I/O wait), in ms. */
+export function machineBusyMs(): number {
+  // The first line of /proc/stat: "cpu  user nice system idle iowait irq softirq steal ...".
+  const ticks = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return (total - ticks[3] - ticks[4]) * TICK_MS;
+}
+
+/** CPU time of this process and of the children it has waited for (a load generator that has
+ * exited), in ms. */
+export function selfCpuMs(): number {
+  const stat = statFields(process.pid);
+  return (field(stat, 14) + field(stat, 15) + field(stat, 16) + field(stat, 17)) * TICK_MS;
+}
+
 /**
  * Connections on `port` not yet fully closed (any state but LISTEN and TIME-WAIT): 0 once a
  * load has ended and the server has finished closing, lingering close included.

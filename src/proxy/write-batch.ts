@@ -21,9 +21,18 @@ function releaseBatch(): void {
   // A release may hold again (a write from a 'finish' listener): that one joins the next batch.
   const writers = batch;
   batch = [];
-  for (const w of writers) {
-    w.held = false;
-    w.release();
+  let i = 0;
+  try {
+    for (; i < writers.length; i++) {
+      writers[i].held = false;
+      writers[i].release();
+    }
+  } finally {
+    // One that threw does not leave the rest corked for good: they go with the next batch.
+    if (i + 1 < writers.length) {
+      if (batch.length === 0) setImmediate(releaseBatch);
+      batch.push(...writers.slice(i + 1));
+    }
   }
 }
 
