@@ -18,7 +18,7 @@ import { startNginx } from './lib/nginx';
 import { nodeProxyKinds, startNodeProxy } from './lib/node-proxy';
 import type { NodeProxyKind } from './lib/node-proxy';
 import { freePort, sleep } from './lib/ports';
-import { machineBusyMs, selfCpuMs, treeCpuMs } from './lib/proc-sampler';
+import { otherCpuWindow, treeCpuMs } from './lib/proc-sampler';
 import { onPath, startProxyBackend } from './lib/proxy-backend';
 import type { ProxyBackend } from './lib/proxy-backend';
 import { loadOptions, MEASURED_S, proxyLoads as loads, WARMUP_S, WRK_CONNECTIONS } from './lib/proxy-loads';
@@ -222,23 +222,15 @@ interface Result {
   otherCpu: number;
 }
 
-/** CPU time (ms) of what a run is made of, and of the whole machine. */
-function cpuNow(server: Running, backend: ProxyBackend): { machine: number; ours: number; server: number } {
-  const s = treeCpuMs(server.pid);
-  // The backend measured directly is its own server.
-  const b = server.pid === backend.pid ? 0 : treeCpuMs(backend.pid);
-  return { machine: machineBusyMs(), ours: s + b + selfCpuMs(), server: s };
-}
-
 async function measure(target: Target, server: Running, backend: ProxyBackend, load: Load): Promise<Result> {
   await runWrk(loadOptions(server.port, backend, load, WARMUP_S, target.connections));
   await sleep(500);
-  const before = cpuNow(server, backend);
-  const started = Date.now();
+  // The backend measured directly is its own server.
+  const other = otherCpuWindow(server.pid === backend.pid ? [server.pid] : [server.pid, backend.pid]);
+  const serverBefore = treeCpuMs(server.pid);
   const wrk = await runWrk(loadOptions(server.port, backend, load, MEASURED_S, target.connections));
-  const after = cpuNow(server, backend);
-  const cpuUsPerRequest = ((after.server - before.server) * 1000) / Math.max(1, wrk.requests);
-  const otherCpu = Math.max(0, after.machine - before.machine - (after.ours - before.ours)) / ((Date.now() - started) * PROCESSES);
+  const cpuUsPerRequest = ((treeCpuMs(server.pid) - serverBefore) * 1000) / Math.max(1, wrk.requests);
+  const otherCpu = other.end();
   const e = wrk.errors;
   return { target, load, wrk, cpuUsPerRequest, errors: e.connect + e.read + e.write + e.timeout + e.status, otherCpu };
 }

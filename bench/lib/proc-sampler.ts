@@ -3,6 +3,7 @@
 // whose they are). Nothing is asked of the processes themselves, so looking does not change
 // what they are measured doing.
 import fs from 'node:fs';
+import os from 'node:os';
 import { runCommand } from './processes';
 
 export interface ProcessSample {
@@ -113,6 +114,29 @@ export function machineBusyMs(): number {
 export function selfCpuMs(): number {
   const stat = statFields(process.pid);
   return (field(stat, 14) + field(stat, 15) + field(stat, 16) + field(stat, 17)) * TICK_MS;
+}
+
+/** CPU time (ms) that a measured run is made of (`ours`: the process trees given, this process
+ * and the load generators it has waited for) and that the whole machine spent. */
+function runCpu(roots: number[]): { machine: number; ours: number } {
+  return { machine: machineBusyMs(), ours: roots.reduce((n, pid) => n + treeCpuMs(pid), 0) + selfCpuMs() };
+}
+
+/**
+ * Starts watching for other work during a run: `end()` returns the CPU time everything else on
+ * the machine used meanwhile (not the process trees `roots`, this process or its load
+ * generators), as a share of all CPUs. Other work takes CPU from the run and blurs requests/s.
+ */
+export function otherCpuWindow(roots: number[]): { end: () => number } {
+  const before = runCpu(roots);
+  const started = Date.now();
+  return {
+    end: () => {
+      const after = runCpu(roots);
+      const other = after.machine - before.machine - (after.ours - before.ours);
+      return Math.max(0, other) / (Math.max(1, Date.now() - started) * os.availableParallelism());
+    },
+  };
 }
 
 /**
