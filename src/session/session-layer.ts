@@ -119,6 +119,7 @@ export class SessionLayer {
     }
     const require = route.require;
     if (require.kind !== 'off' && !session.authenticated) {
+      if (found === 'invalid') res.setHeader('Set-Cookie', clearCookie(s));
       if (require.kind === 'status') {
         answerPlain(res, 401);
       } else {

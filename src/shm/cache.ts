@@ -48,6 +48,7 @@
 // (blocks written but never published become free again). Atomics.wait cannot sleep on this
 // memory, so the lock spins; it is held for one copy of one item.
 
+import { readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { SharedMemoryError } from '../errors';
 import { attachHeader, defineLayout, elementIndexes, i32, initSegment, type FieldType } from './layout';
@@ -126,12 +127,18 @@ function geometry(dataBytes: number): { capacity: number; blocks: number } {
   return { capacity: nextPowerOfTwo(blocks * 2), blocks };
 }
 
+/** Whether `pid` still runs: a killed process its parent has not reaped yet (a zombie) does not. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
