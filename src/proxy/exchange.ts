@@ -169,9 +169,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   }
 
   /** The backend answered but its session change could not be stored: 503 instead. */
-  private refuseSession(reason: string): void {
+  private refuseSession(reason: string | null): void {
     if (this.clientEnd !== NOT_ENDED) return;
-    log('session').error({ backend: this.member.name, url: this.req.url }, `${reason}; answering 503`);
+    if (reason !== null) log('session').error({ backend: this.member.name, url: this.req.url }, `${reason}; answering 503`);
     this.clientEnd = REFUSED;
     this.settle('ok');
     if (!this.req.complete) this.res.shouldKeepAlive = false;

@@ -3,6 +3,7 @@
 import type { Settings } from '../config/types';
 import { attachCacheSegment, cacheSegmentName } from '../shm/cache-segment';
 import { ShmSessionStore } from './shm-store';
+import { SqliteSessionStore } from './sqlite-store';
 import type { SessionStore } from './store';
 
 export function openSessionStore(s: Settings, masterPid: number): SessionStore {
@@ -10,6 +11,8 @@ export function openSessionStore(s: Settings, masterPid: number): SessionStore {
   switch (session.store) {
     case 'shm':
       return new ShmSessionStore(attachCacheSegment(cacheSegmentName(masterPid)), session.memorySize, session.limit);
+    case 'sqlite':
+      return new SqliteSessionStore(session.sqliteFile, session.limit, session.dbTimeout);
     default:
       throw new Error(`session store ${session.store} is not built yet`);
   }

@@ -45,8 +45,9 @@ interface Changes {
   invalidate: boolean;
 }
 
-/** What answering the backend's changes came to: headers to add, or a refusal. */
-export type Commit = { setCookies: string[] } | { status: 503; reason: string };
+/** What answering the backend's changes came to: headers to add, or a refusal (its reason
+ * null when the store's outage was logged already). */
+export type Commit = { setCookies: string[] } | { status: 503; reason: string | null };
 
 export class RequestSession {
   /** The id the session is known by now (after a renewal: the new one); null without a session. */
@@ -63,6 +64,8 @@ export class RequestSession {
     private readonly store: SessionStore,
     id: string | null,
     record: SessionRecord | null,
+    /** Logs a store that cannot answer (rate-limited by the session layer). */
+    private readonly storeFailed: (err: unknown) => void,
   ) {
     this.id = id;
     this.record = record;
@@ -126,6 +129,19 @@ export class RequestSession {
 
   /** Writes what the backend asked for; resolves to the Set-Cookie values to send. */
   commit(changes: Changes | null, now = Date.now()): Maybe<Commit> {
+    const failed = (err: unknown): Commit => {
+      this.storeFailed(err);
+      return { status: 503, reason: null };
+    };
+    try {
+      const c = this.apply(changes, now);
+      return c instanceof Promise ? c.catch(failed) : c;
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  private apply(changes: Changes | null, now: number): Maybe<Commit> {
     if (changes === null || (changes.set.length === 0 && changes.principal === null && !changes.invalidate)) {
       return { setCookies: this.owed };
     }

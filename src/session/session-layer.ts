@@ -44,7 +44,7 @@ export class SessionLayer {
     const id = cookieValue(req.headers.cookie, s.cookieName);
     let found: Maybe<RequestSession | 'invalid'>;
     try {
-      found = id === null ? new RequestSession(s, this.store, null, null) : this.lookup(id, Date.now());
+      found = id === null ? this.session(null, null) : this.lookup(id, Date.now());
     } catch (err) {
       return this.storeFailed(req, res, err);
     }
@@ -56,6 +56,12 @@ export class SessionLayer {
     return decide(found);
   }
 
+  private session(id: string | null, r: SessionRecord | null): RequestSession {
+    return new RequestSession(this.settings, this.store, id, r, this.reportOutage);
+  }
+
+  private readonly reportOutage = (err: unknown): void => this.logOutage(err);
+
   /** The session behind a cookie value, following a renewal; 'invalid' when there is none. */
   private lookup(id: string, now: number): Maybe<RequestSession | 'invalid'> {
     if (!isSessionId(id)) return 'invalid';
@@ -66,14 +72,14 @@ export class SessionLayer {
         if ((r.renewedUntil ?? 0) <= now) return 'invalid';
         return andThen(this.store.get(to), (renewed) => {
           if (renewed === null || this.expired(to, renewed, now)) return 'invalid';
-          const session = new RequestSession(this.settings, this.store, to, renewed);
+          const session = this.session(to, renewed);
           // The client sent the old id: it learns the new one with this answer.
           session.owe(setCookie(this.settings, to));
           return this.touched(session, now);
         });
       }
       if (this.expired(id, r, now)) return 'invalid';
-      return this.touched(new RequestSession(this.settings, this.store, id, r), now);
+      return this.touched(this.session(id, r), now);
     });
   }
 
@@ -112,7 +118,7 @@ export class SessionLayer {
         return null;
       }
       if (id !== null && id !== '') log('session').debug({ url: req.url }, 'session cookie names no live session; going on without one');
-      session = new RequestSession(s, this.store, null, null);
+      session = this.session(null, null);
       session.owe(clearCookie(s));
     } else {
       session = found;
