@@ -2,6 +2,7 @@
 // its own (its own SQLite handle, its own MariaDB pool); the master opens one for its reaper.
 import type { Settings } from '../config/types';
 import { attachCacheSegment, cacheSegmentName } from '../shm/cache-segment';
+import { MariadbSessionStore } from './mariadb-store';
 import { ShmSessionStore } from './shm-store';
 import { SqliteSessionStore } from './sqlite-store';
 import type { SessionStore } from './store';
@@ -13,7 +14,12 @@ export function openSessionStore(s: Settings, masterPid: number): SessionStore {
       return new ShmSessionStore(attachCacheSegment(cacheSegmentName(masterPid)), session.memorySize, session.limit);
     case 'sqlite':
       return new SqliteSessionStore(session.sqliteFile, session.limit, session.dbTimeout);
-    default:
-      throw new Error(`session store ${session.store} is not built yet`);
+    case 'mariadb':
+      return new MariadbSessionStore(session.dbUrl as string, {
+        poolSize: session.dbPoolSize,
+        timeoutMs: session.dbTimeout,
+        retries: session.dbRetriesOnLockWaitTimeout,
+        limit: session.limit,
+      });
   }
 }
