@@ -2,9 +2,9 @@
 // SessionKeepOldCookieTimeout, then failing as SessionOnInvalidCookie says; fixation.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sleep } from './helpers/daemon';
+import { request, sleep } from './helpers/daemon';
 import { proxyDaemon } from './helpers/proxy';
-import { sessionBackend, visit } from './helpers/session';
+import { cookieOf, sessionBackend, visit } from './helpers/session';
 
 test('renewal on login with SessionOnInvalidCookie 409', async (t) => {
   const b = await sessionBackend(t);
@@ -70,4 +70,26 @@ test('no renewal when SessionRenewOnAuthentication is off; grace 0 ends the old 
   assert.ok(renewed && renewed !== old);
   const stale = await visit(zero.port, '/app/private/x', old);
   assert.deepEqual([stale.status, stale.cookie], [401, ''], 'SessionOnInvalidCookie new: no session, cookie cleared');
+});
+
+test('cookie attributes as SessionCookieName gives them; SessionMaxAge ends even a busy session', async (t) => {
+  const b = await sessionBackend(t);
+  const d = await proxyDaemon(t, [
+    'SessionCookieName sid "Path=/app;Secure;SameSite=Strict;Domain=example.com"',
+    'SessionMaxAge 2s',
+    'SessionExpiryUpdateInterval 0',
+    `<Location /app>\n ProxyPass ${b.url}\n Session On\n</Location>`,
+    '<Location /app/private>\n SessionRequire 401\n</Location>',
+  ]);
+  const r = await request(d.port, '/app/login?user=kim');
+  const line = (r.headers['set-cookie'] ?? [])[0] ?? '';
+  assert.match(line, /^sid=[A-Za-z0-9_-]{24}; Path=\/app; Domain=example.com; Secure; SameSite=Strict$/);
+  const id = cookieOf(r, 'sid') as string;
+  const withCookie = (path: string) => request(d.port, path, { headers: { cookie: `sid=${id}` } });
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await withCookie('/app/private/x')).status, 200);
+    await sleep(400);
+  }
+  await sleep(1000);
+  assert.equal((await withCookie('/app/private/x')).status, 401, 'over SessionMaxAge although used all along');
 });
