@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { loadConfig, resolveSettings } from '../src/config';
 import { sectionRoutes } from '../src/config/routes';
 import type { ProxyRoute, Route, Settings } from '../src/config/types';
+import { noRouteSession } from '../src/config/session';
 
 const settingsOf = (...lines: string[]): Settings =>
   resolveSettings(loadConfig({ text: ['Listen 8080', ...lines].join('\n') }), { cpus: 2, uid: 1000 });
@@ -95,8 +96,15 @@ describe('the other proxy directives', () => {
       addHeaders: false,
       timeout: 20_000,
       reverse: [{ path: '/a/', url: 'http://b/' }, { path: '/a/', url: 'http://b2/' }],
+      session: noRouteSession,
     });
-    assert.deepEqual(proxied(s.routes, '/c/').proxy, { preserveHost: true, addHeaders: true, timeout: 20_000, reverse: [{ path: '/a/', url: 'http://b/' }] });
+    assert.deepEqual(proxied(s.routes, '/c/').proxy, {
+      preserveHost: true,
+      addHeaders: true,
+      timeout: 20_000,
+      reverse: [{ path: '/a/', url: 'http://b/' }],
+      session: noRouteSession,
+    });
     // The virtual host inherits /a/ and /c/, with its own options under the <Location>'s.
     const host = s.virtualHosts[0].routes;
     assert.deepEqual(proxied(host, '/a/').proxy, {
@@ -104,6 +112,7 @@ describe('the other proxy directives', () => {
       addHeaders: false,
       timeout: 5_000,
       reverse: [{ path: '/a/', url: 'http://b/' }, { path: '/v/', url: 'http://v/' }, { path: '/a/', url: 'http://b2/' }],
+      session: noRouteSession,
     });
   });
 

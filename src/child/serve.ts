@@ -6,6 +6,8 @@ import { LoopLimits } from '../limits/loop-limits';
 import { AccessLog } from '../log/access-log';
 import { Forwarder } from '../proxy/forward';
 import { createUpstreams } from '../proxy/upstream';
+import { openSessionStore } from '../session/open-store';
+import { SessionLayer } from '../session/session-layer';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
@@ -35,11 +37,13 @@ export interface Serving {
 export function serve(o: ServeOptions): Serving {
   const forwarder = new Forwarder(createUpstreams(o.settings));
   const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
+  const sessions = o.settings.session.used ? new SessionLayer(o.settings.session, openSessionStore(o.settings, o.scoreboard.masterPid)) : null;
   const handler = limits.guard(
     createHandler({
       settings: o.settings,
       forwarder,
       serveStatus: createStatusHandler(o.settings, o.scoreboard, limits),
+      sessions,
     }),
   );
   const accessLog = AccessLog.create(o.settings);
@@ -47,5 +51,8 @@ export function serve(o: ServeOptions): Serving {
   const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
   const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits });
   server.start();
-  return { server, close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined) };
+  return {
+    server,
+    close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close(), sessions?.store.close()]).then(() => undefined),
+  };
 }

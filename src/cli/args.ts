@@ -8,7 +8,7 @@ export interface CliArgs {
   configFile: string | null;
   defines: string[];
   k: KCommand | null;
-  action: 'run' | 'test' | 'version' | 'settings' | 'modules' | 'directives' | 'help';
+  action: 'run' | 'test' | 'version' | 'settings' | 'modules' | 'directives' | 'help' | 'session-store-init';
   foreground: boolean;
   single: boolean;
 }
@@ -30,6 +30,8 @@ Options:
   -L                 list available configuration directives
   -t                 run syntax check for config files
   -X                 debug mode (one process, no children, in the foreground)
+Commands:
+  session-store init create the session store's schema (SessionStore mariadb or sqlite)
 `;
 
 export function parseArgs(argv: string[]): CliArgs {
@@ -79,6 +81,11 @@ export function parseArgs(argv: string[]): CliArgs {
       case '-X':
         a.single = true;
         a.foreground = true;
+        break;
+      case 'session-store':
+        if (argv[i + 1] !== 'init') throw new UsageError('session-store takes one command: init');
+        i++;
+        a.action = 'session-store-init';
         break;
       default:
         throw new UsageError(`unknown option ${arg}`);

@@ -12,6 +12,7 @@ import { runSingleProcess } from '../master/single';
 import { version } from '../version';
 import { parseArgs, usage } from './args';
 import type { CliArgs } from './args';
+import { checkSessionStore, initSessionStore } from '../session/store-admin';
 import { signalMaster } from './control';
 import { daemonize } from './daemon';
 import { listDirectives } from './list-directives';
@@ -61,6 +62,10 @@ async function run(argv: string[]): Promise<number> {
     process.stderr.write('Syntax OK\n');
     return 0;
   }
+  if (a.action === 'session-store-init') {
+    process.stdout.write(await initSessionStore(settings));
+    return 0;
+  }
   if (a.action === 'settings') {
     process.stdout.write(settingsReport(settings));
     return 0;
@@ -72,6 +77,7 @@ async function run(argv: string[]): Promise<number> {
     return daemonize(argv.filter((x, i) => !(x === '-k' || argv[i - 1] === '-k')), settings.pidFile, settings.errorLog);
   }
   configureLogging(settings);
+  await checkSessionStore(settings);
   if (a.single) return runSingleProcess(settings);
   return new Master(load, settings).run();
 }

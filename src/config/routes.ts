@@ -5,6 +5,7 @@
 
 import { ConfigError } from '../errors';
 import { directives, lastValue, usesOf, type ProxyPassValue } from './directives';
+import { mergeRouteSession, noRouteSession, routeSessionDirectives } from './session';
 import type { ProxyOptions, ProxyRoute, Route, Section } from './types';
 
 /** A route before the options of the host it is served in are known. */
@@ -68,7 +69,12 @@ function locationsOf(section: Section): Section[] {
   return section.sections.filter((s) => s.context === 'location');
 }
 
-const optionNames = new Set([directives.ProxyPassReverse.name, directives.ProxyPreserveHost.name, directives.ProxyAddHeaders.name]);
+const optionNames = new Set([
+  directives.ProxyPassReverse.name,
+  directives.ProxyPreserveHost.name,
+  directives.ProxyAddHeaders.name,
+  ...routeSessionDirectives,
+]);
 
 /**
  * `routes` longest prefix first. A <Location> that only sets proxy options for a path deeper than the ProxyPass serving it
@@ -95,7 +101,7 @@ function covers(prefix: string, path: string): boolean {
 }
 
 function proxyOptions(prefix: string, sections: readonly Section[], locations: readonly Section[], timeout: number): ProxyOptions {
-  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [] };
+  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [], session: noRouteSession };
   for (const section of sections) {
     o.timeout = lastValue(section, directives.ProxyTimeout) ?? o.timeout;
     mergeOptions(o, section);
@@ -108,6 +114,7 @@ function mergeOptions(o: ProxyOptions, section: Section): void {
   o.preserveHost = lastValue(section, directives.ProxyPreserveHost) ?? o.preserveHost;
   o.addHeaders = lastValue(section, directives.ProxyAddHeaders) ?? o.addHeaders;
   for (const use of usesOf(section, directives.ProxyPassReverse)) o.reverse.push(use.value);
+  o.session = mergeRouteSession(o.session, section);
 }
 
 /** Longest prefix first; equal lengths (which no path can both match) alphabetically, so

@@ -3,6 +3,7 @@
 // master, the MPMs and the children read.
 
 import type { CrashRecoveryStrategy, MemoryPolicy } from './directives/process-limits';
+import type { RouteSession, SessionSettings } from './session';
 import type { UpstreamSettings } from './upstreams';
 
 export type ContextName = 'server' | 'virtualhost' | 'location' | 'proxy';
@@ -78,6 +79,8 @@ export interface ProxyOptions {
   /** ProxyPassReverse rules in force, in the order Apache tries them (server, virtual host, then
    * <Location>s); the first that matches a header wins. */
   reverse: ReverseRule[];
+  /** What the path does with sessions (docs/sessions.md). */
+  session: RouteSession;
 }
 
 /** `ProxyPassReverse path url`: a response header value starting with `url` gets `path` in place
@@ -161,6 +164,10 @@ export interface Settings {
   upstreams: UpstreamSettings;
   /** The sandbox limits on what clients send and hold (docs/limits.md). */
   limits: LimitSettings;
+  /** Sessions: cookie, lifetimes, store (docs/sessions.md). */
+  session: SessionSettings;
+  /** Bytes of the shared cache segment (LimitCache, or the shm session store's size); 0: none. */
+  cacheSize: number;
   /** Adjustments made while resolving (Apache-style: "ThreadsPerChild lowered to ThreadLimit"),
    * logged at start-up and by -t. */
   warnings: string[];

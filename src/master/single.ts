@@ -7,6 +7,8 @@ import { memberKeys } from '../config/upstreams';
 import { createHealthSegment, healthSegmentName, removeHealthSegment, useHealthSegment } from '../shm/health-segment';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
 import { applyFileLimit } from '../native/rlimits';
+import { ServerReaper } from '../session/server-reaper';
+import { cacheSegmentName, createCacheSegment, removeCacheSegment } from '../shm/cache-segment';
 import { Listeners } from './listeners';
 import { removePidFile, writePidFile } from './pidfile';
 
@@ -22,6 +24,10 @@ export async function runSingleProcess(s: Settings): Promise<number> {
   const healthName = healthSegmentName(process.pid);
   createHealthSegment(healthName).assign(memberKeys(s.upstreams));
   useHealthSegment(healthName);
+  const cacheName = cacheSegmentName(process.pid);
+  if (s.cacheSize > 0) createCacheSegment(cacheName, s.cacheSize, s.limits.cacheItem);
+  const reaper = new ServerReaper(process.pid);
+  reaper.update(s);
   const mpm = mpmFor(s.mpm);
   scoreboard.claimProcess(0, process.pid, 0, mpm.slotsPerChild(s));
   writePidFile(s.pidFile);
@@ -31,6 +37,8 @@ export async function runSingleProcess(s: Settings): Promise<number> {
       removeScoreboard(name);
       limitCounters.remove();
       removeHealthSegment(healthName);
+      reaper.stop();
+      if (s.cacheSize > 0) removeCacheSegment(cacheName);
       removePidFile(s.pidFile);
       log('master').notice('mpmproxy stopped');
       flushLogs();

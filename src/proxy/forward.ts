@@ -5,6 +5,8 @@
 import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
+import type { RequestSession } from '../session/request-session';
+import { sessionRequestHeaders } from '../session/session-layer';
 import { Exchange } from './exchange';
 import { backendRequestHeaders } from './headers';
 import { answerPlain } from './plain-answer';
@@ -23,8 +25,8 @@ export class Forwarder {
 
   constructor(private readonly upstreams: Upstreams) {}
 
-  /** `url` is the request's path and query, normalized. */
-  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
+  /** `url` is the request's path and query, normalized; `session` on paths with sessions. */
+  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: RequestSession | null = null): void {
     const upstream = this.upstreamFor(plan);
     const member = upstream.pick(req);
     if (!member) {
@@ -33,14 +35,16 @@ export class Forwarder {
       answerPlain(res, 503);
       return;
     }
-    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req));
+    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), session);
     const length = req.headers['content-length'];
     const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    const headers = backendRequestHeaders(req, plan, exchange, member.host);
+    if (session !== null) sessionRequestHeaders(headers, plan.session, session);
     member.dispatcher.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
         path: plan.backendPath(url),
-        headers: backendRequestHeaders(req, plan, exchange, member.host),
+        headers,
         body: hasBody ? req : null,
         headersTimeout: plan.timeout,
         bodyTimeout: plan.timeout,

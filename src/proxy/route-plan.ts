@@ -3,6 +3,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
+import type { RouteSession } from '../config/session';
 import type { ProxyRoute } from '../config/types';
 import { ReverseMap } from './reverse';
 
@@ -40,6 +41,8 @@ export class ProxyPlan {
   /** Which timeout that is, for the error log. */
   readonly timeoutText: string;
   readonly reverse: ReverseMap | null;
+  /** What the path does with sessions. */
+  readonly session: RouteSession;
   /** This server's name in Via and X-Forwarded-Server. */
   readonly serverName: string;
   private readonly via11: string;
@@ -58,6 +61,7 @@ export class ProxyPlan {
     this.timeout = own === undefined ? o.timeout : undefined;
     this.timeoutText = own === undefined ? `${seconds(o.timeout)} (ProxyTimeout)` : `timeout=${own} of the ProxyPass`;
     this.reverse = o.reverse.length > 0 ? new ReverseMap(o.reverse) : null;
+    this.session = o.session;
     this.serverName = (host.serverName ?? os.hostname()).replace(/^https?:\/\//, '');
     this.via11 = `1.1 ${this.serverName}`;
     // balancer://name has no path at all, where http://host has '/'.

@@ -1,0 +1,217 @@
+// session: what sessions cost through the proxy. For each store (shm, sqlite, mariadb) wrk
+// sends requests that carry a valid session cookie: reads (the session is looked up on every
+// request; nothing is written back within SessionExpiryUpdateInterval) and writes (the backend
+// sets an attribute on every request, so each is a store write before the answer goes out). The
+// same load on a path without sessions gives the baseline; the goal for shm is under 10% lost.
+// Results go to the `session` section of bench/RESULTS.md.
+//
+//   node dist/bench/session.bench.js
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import { CacheTable } from '../src/shm/cache';
+import { cookieValue } from '../src/session/cookie';
+import { CREATE_TABLE } from '../src/session/mariadb-schema';
+import { newSessionId } from '../src/session/record';
+import { ShmSessionStore } from '../src/session/shm-store';
+import { TestMariadb } from '../test/helpers/mariadb';
+import { fixedChildren, startMpmproxy } from './lib/mpmproxy';
+import { freePort, LOOPBACK } from './lib/ports';
+import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
+import { startSessionBackend } from './lib/session-backend';
+import { createWorkDir, type WorkDir } from './lib/work-dir';
+import { runWrk, type WrkResult } from './lib/wrk';
+
+const GOAL_LOSS = 0.1;
+const CHILDREN = 2;
+const LOAD = { connections: 32, threads: 2, durationS: 5 };
+const WARMUP_S = 1;
+const ROUNDS = 3;
+
+type Store = 'none' | 'shm' | 'sqlite' | 'mariadb';
+type Op = 'read' | 'write';
+
+interface Run {
+  store: Store;
+  op: Op;
+  wrk: WrkResult;
+}
+
+/** The Set-Cookie of a first request that makes the session. */
+function newSession(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: LOOPBACK, port, path: '/s/write', agent: false }, (res) => {
+        res.resume();
+        const cookie = (res.headers['set-cookie'] ?? [])[0]?.split(';')[0];
+        if (res.statusCode !== 200 || !cookie) reject(new Error(`no session made: ${res.statusCode}`));
+        else resolve(cookie);
+      })
+      .on('error', reject);
+  });
+}
+
+function storeLines(store: Store, dir: WorkDir, db: TestMariadb | null): string[] {
+  switch (store) {
+    case 'none':
+    case 'shm':
+      return [];
+    case 'sqlite':
+      return ['SessionStore sqlite', `SessionSQLiteFile ${dir.file('sessions.sqlite')}`];
+    case 'mariadb':
+      return ['SessionStore mariadb', `SessionDBConnect ${(db as TestMariadb).url('bench')}`];
+  }
+}
+
+async function measure(store: Store, ops: readonly Op[], backendPort: number, db: TestMariadb | null): Promise<Run[]> {
+  const dir = createWorkDir(`session-${store}`);
+  const port = await freePort();
+  const daemon = await startMpmproxy({
+    dir,
+    port,
+    children: CHILDREN,
+    directives: [
+      ...fixedChildren('event', CHILDREN, 64),
+      'LimitCache 64M',
+      ...storeLines(store, dir, db),
+      `ProxyPass /s http://${LOOPBACK}:${backendPort}`,
+      ...(store === 'none' ? [] : ['<Location /s>', '  Session On', '</Location>']),
+    ],
+  });
+  try {
+    const cookie = store === 'none' ? 'none=1' : await newSession(port);
+    const runs: Run[] = [];
+    for (const op of ops) {
+      const wrk = (durationS: number) =>
+        runWrk({ url: `http://${LOOPBACK}:${port}/s/${op === 'write' ? 'write' : 'read'}`, ...LOAD, durationS, headers: [`Cookie: ${cookie}`] });
+      await wrk(WARMUP_S);
+      const result = await wrk(LOAD.durationS);
+      const e = result.errors;
+      if (e.connect + e.read + e.write + e.timeout + e.status > 0) throw new Error(`${store} ${op}: wrk saw errors ${JSON.stringify(e)}`);
+      runs.push({ store, op, wrk: result });
+      console.log(`${store} ${op}: ${rate(result.requestsPerSec)} req/s, p99 ${result.latencyMs.p99} ms`);
+    }
+    return runs;
+  } finally {
+    await daemon.stop();
+    dir.remove();
+  }
+}
+
+interface OpCosts {
+  readNs: number;
+  writeNs: number;
+}
+
+/** The shm store's part of a request alone, timed in a loop on a segment-sized buffer: the
+ * cookie found in a Cookie header and the session read (decoded), or written. */
+function opCosts(): OpCosts {
+  const size = 64 * 2 ** 20;
+  const store = new ShmSessionStore(CacheTable.create(new ArrayBuffer(CacheTable.byteLength(size)), size, 512 * 1024), size, 0);
+  const id = newSessionId();
+  const now = Date.now();
+  const record = { created: now, touched: now, authenticated: true, principal: 'someone', attributes: { role: 'editor', counter: '1' } };
+  store.create(id, record, now + 3_600_000);
+  const header = `theme=dark; mpmproxy_session=${id}; lang=en`;
+  const n = 500_000;
+  const time = (work: () => void): number => {
+    work();
+    const start = process.hrtime.bigint();
+    work();
+    return Number(process.hrtime.bigint() - start) / n;
+  };
+  const readNs = time(() => {
+    for (let i = 0; i < n; i++) if (store.get(cookieValue(header, 'mpmproxy_session') as string) === null) throw new Error('lost');
+  });
+  const writeNs = time(() => {
+    for (let i = 0; i < n; i++) store.update(id, record, now + 3_600_000);
+  });
+  return { readNs, writeNs };
+}
+
+const median = (values: number[]): number => {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+};
+const rate = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function section(runs: Run[], ops: OpCosts, loadAtStart: number, mariadb: string): string {
+  const of = (store: Store, op: Op) => runs.filter((r) => r.store === store && r.op === op);
+  const med = (store: Store, op: Op) => median(of(store, op).map((r) => r.wrk.requestsPerSec));
+  const p99 = (store: Store, op: Op) => median(of(store, op).map((r) => r.wrk.latencyMs.p99));
+  const base = med('none', 'read');
+  const rows = (['shm', 'sqlite', 'mariadb'] as const).flatMap((store) =>
+    (['read', 'write'] as const).map((op) => {
+      const loss = (base - med(store, op)) / base;
+      return `| ${store} | ${op} | ${of(store, op).map((r) => rate(r.wrk.requestsPerSec)).join(' / ')} | ${rate(med(store, op))} | ${p99(store, op).toFixed(2)} | ${(loss * 100).toFixed(1)}% |`;
+    }),
+  );
+  const shmLoss = (base - med('shm', 'read')) / base;
+  const command = runs[0].wrk.command.replace(/:\d+\//, ':PORT/');
+  return [
+    '## session: sessions through the proxy, per store',
+    '',
+    measuredLine(loadAtStart),
+    '',
+    'Command: `node dist/bench/session.bench.js` (after `npm run build:ts`).',
+    '',
+    `- Served: ${CHILDREN} event children (\`ThreadsPerChild 64\`) proxying to a small Node backend in its own process; ` +
+      '`Session On` on the path, the default `SessionExpiryUpdateInterval` (60 s), `LimitCache 64M`.',
+    '- read: every request carries the cookie of one live session; the proxy looks it up and forwards. ' +
+      'write: the backend answers every request with `X-Session-Set-counter`, so each request also writes the session ' +
+      'to the store before its answer goes out.',
+    `- sqlite: a file in the benchmark's temporary directory (WAL). mariadb: ${mariadb}, over its Unix socket, \`SessionDBPoolSize 4\`.`,
+    `- Load: \`${command}\` with the cookie as a header, ${WARMUP_S} s warm-up then ${LOAD.durationS} s measured; ` +
+      `a fresh daemon per store and round, ${ROUNDS} rounds for no sessions and shm, 1 for sqlite and mariadb.`,
+    `- Baseline, the same path without sessions: ${of('none', 'read').map((r) => rate(r.wrk.requestsPerSec)).join(' / ')} req/s, median ${rate(base)}.`,
+    '',
+    '| store | requests | req/s per run | median req/s | p99 ms | loss against no sessions |',
+    '| --- | --- | --- | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    `Sessions on (shm, reads) against off: ${(shmLoss * 100).toFixed(1)}% fewer requests/s; the goal is under ${GOAL_LOSS * 100}%: ` +
+      `${shmLoss < GOAL_LOSS ? 'met' : '**not met**'}${loadAtStart > 1 ? ' at this load average, where runs of the same variant differ by as much' : ''}.`,
+    '',
+    `The shm store's own work, timed in a loop (one process, a 64M segment): ${ops.readNs.toFixed(0)} ns to find the cookie and read ` +
+      `and decode a session, ${ops.writeNs.toFixed(0)} ns to write one. At the baseline's ${rate(base)} req/s on ${CHILDREN} children ` +
+      `the read is ${((ops.readNs * base) / (CHILDREN * 1e9) * 100).toFixed(2)}% of each child's time.`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const [loadAtStart] = os.loadavg();
+  if (loadAtStart > 0.5) console.warn(`load average ${loadAtStart.toFixed(2)}: other work on this machine adds noise`);
+  const dir = createWorkDir('session-backend');
+  const backendPort = await freePort();
+  const backend = await startSessionBackend(dir, backendPort);
+  const db = new TestMariadb();
+  const runs: Run[] = [];
+  let mariadb = '';
+  try {
+    await db.install();
+    await db.start();
+    await db.query('CREATE DATABASE bench');
+    await db.query(CREATE_TABLE, 'bench');
+    mariadb = `a local MariaDB ${String(((await db.query('SELECT VERSION() AS v')) as Array<{ v: string }>)[0].v)} started for the run (defaults, 32M buffer pool)`;
+    for (let i = 0; i < ROUNDS; i++) {
+      // Alternate the order, so neither always follows the other.
+      for (const store of i % 2 === 0 ? (['none', 'shm'] as const) : (['shm', 'none'] as const)) runs.push(...(await measure(store, store === 'none' ? ['read'] : ['read', 'write'], backendPort, db)));
+    }
+    for (const store of ['sqlite', 'mariadb'] as const) runs.push(...(await measure(store, ['read', 'write'], backendPort, db)));
+  } finally {
+    await db.stop();
+    fs.rmSync(db.dir, { recursive: true, force: true });
+    await backend.stop();
+    dir.remove();
+  }
+  const ops = opCosts();
+  console.log(`shm store: ${ops.readNs.toFixed(0)} ns a read, ${ops.writeNs.toFixed(0)} ns a write`);
+  writeResultsSection('session', section(runs, ops, loadAtStart, mariadb));
+  console.log(`wrote the session section of ${resultsFile}`);
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exitCode = 1;
+});
