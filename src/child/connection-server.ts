@@ -21,6 +21,7 @@ import { Acceptor } from './acceptor';
 import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
+import type { TlsTerminator } from '../tls/terminator';
 
 export interface InheritedListener {
   fd: number;
@@ -41,6 +42,8 @@ export interface ConnectionServerOptions {
   limits: LoopLimits;
   /** Null when no CustomLog or TransferLog is configured. */
   accessLog: AccessLog | null;
+  /** Terminates TLS on the https listeners; null when there are none. */
+  tls: TlsTerminator | null;
   /** MPM-specific condition on top of the server's own (draining, budget, one connection). */
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
@@ -142,7 +145,7 @@ export class ConnectionServer {
     this.http.on('checkContinue', (req, res) => this.onRequest(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
     this.acceptors = o.listeners.map(
-      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
+      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket, l), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
     );
     this.slots = new RequestSlots(o.mode === 'request' ? o.workerSlots.length : 0);
     this.connectionSlot = o.workerSlots[0];
@@ -211,7 +214,7 @@ export class ConnectionServer {
     return closing;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: net.Socket, l: InheritedListener): void {
     const o = this.o;
     const client = o.limits.admit(socket);
     if (client === REFUSED) {
@@ -238,7 +241,21 @@ export class ConnectionServer {
     }
     socket.once('close', () => this.onConnectionClose(c));
     this.updateAccepting();
-    this.http.emit('connection', socket);
+    if (l.spec.protocol === 'https' && o.tls) o.tls.accept(socket, (secure) => this.onSecure(c, secure));
+    else this.http.emit('connection', socket);
+  }
+
+  /** From the handshake on, the connection is its TLS socket: what requests arrive on, what
+   * bytes are counted on. The TCP socket's close still ends it. */
+  private onSecure(c: Conn, secure: net.Socket): void {
+    if (!this.conns.has(c.socket)) {
+      secure.destroy();
+      return;
+    }
+    this.conns.delete(c.socket);
+    c.socket = secure;
+    this.conns.set(secure, c);
+    this.http.emit('connection', secure);
   }
 
   private onConnectionClose(c: Conn): void {

@@ -11,6 +11,7 @@ import { mpmDirectives } from './directives/mpm';
 import { processLimitDirectives } from './directives/process-limits';
 import { proxyDirectives } from './directives/proxy';
 import { statusDirectives } from './directives/status';
+import { tlsDirectives } from './directives/tls';
 import type { DirectiveSpec, UseContext } from './directive-spec';
 import { nearest } from './suggest';
 import type { ContextName, DirectiveUse, Section } from './types';
@@ -28,6 +29,7 @@ export const directives = {
   ...proxyDirectives,
   ...balancerDirectives,
   ...limitDirectives,
+  ...tlsDirectives,
 };
 
 export const directiveList: readonly DirectiveSpec[] = Object.values(directives);
