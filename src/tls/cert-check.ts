@@ -126,7 +126,9 @@ function chainFindings(leaf: Parsed, sent: Parsed[], cas: Parsed[]): CertFinding
   let cur = leaf.x509;
   const seen = new Set<X509Certificate>([cur]);
   for (;;) {
-    if (issuedBy(cur, cur)) {
+    // By name and signature: OpenSSL's issuer check also wants a CA's key usage, which a
+    // self-signed server certificate rightly lacks.
+    if (cur.subject === cur.issuer && cur.verify(cur.publicKey)) {
       if (cur !== leaf.x509) return [];
       return [{ level: 'warn', at: leaf.at, message: `certificate "${oneLine(cur.subject)}" in ${leaf.at.path} is self-signed: clients will not trust it unless told to` }];
     }
