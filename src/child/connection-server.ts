@@ -73,6 +73,10 @@ interface Conn {
  * reset. */
 const GRACEFUL_LINGER_MS = 300;
 
+function tcpKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localPort}`;
+}
+
 function usSince(started: bigint): number {
   return Number((process.hrtime.bigint() - started) / 1000n);
 }
@@ -109,6 +113,9 @@ export class ConnectionServer {
   private readonly acceptors: Acceptor[];
   private readonly slots: RequestSlots;
   private readonly conns = new Map<net.Socket, Conn>();
+  /** Connections in their TLS handshake, by their TCP endpoints (which the TLS socket made of
+   * the TCP one shares). */
+  private readonly handshaking = new Map<string, Conn>();
   private connectionSlot: number;
   private draining = false;
   private retiring = false;
@@ -241,14 +248,21 @@ export class ConnectionServer {
     }
     socket.once('close', () => this.onConnectionClose(c));
     this.updateAccepting();
-    if (l.spec.protocol === 'https' && o.tls) o.tls.accept(socket, (secure) => this.onSecure(c, secure));
-    else this.http.emit('connection', socket);
+    if (l.spec.protocol === 'https' && o.tls) {
+      this.handshaking.set(tcpKey(socket), c);
+      o.tls.accept(socket);
+    } else {
+      this.http.emit('connection', socket);
+    }
   }
 
   /** From the handshake on, the connection is its TLS socket: what requests arrive on, what
    * bytes are counted on. The TCP socket's close still ends it. */
-  private onSecure(c: Conn, secure: net.Socket): void {
-    if (!this.conns.has(c.socket)) {
+  onSecure(secure: net.Socket): void {
+    const key = tcpKey(secure);
+    const c = this.handshaking.get(key);
+    this.handshaking.delete(key);
+    if (c === undefined || !this.conns.has(c.socket)) {
       secure.destroy();
       return;
     }
@@ -260,6 +274,7 @@ export class ConnectionServer {
 
   private onConnectionClose(c: Conn): void {
     const o = this.o;
+    if (o.tls) this.handshaking.delete(tcpKey(c.socket));
     if (c.lingerTimer) clearTimeout(c.lingerTimer);
     this.conns.delete(c.socket);
     o.limits.release(c.client);

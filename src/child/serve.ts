@@ -47,8 +47,10 @@ export function serve(o: ServeOptions): Serving {
   const accessLog = AccessLog.create(o.settings);
   // A retiring loop is about to end with its process (or thread): its last lines go out first.
   const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
-  const tls = o.listeners.some((l) => l.spec.protocol === 'https') ? new TlsTerminator({ settings: o.settings, cache: sharedTlsCache() }) : null;
-  const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls });
+  const tls = o.listeners.some((l) => l.spec.protocol === 'https')
+    ? new TlsTerminator({ settings: o.settings, cache: sharedTlsCache(), onSecure: (secure) => server.onSecure(secure) })
+    : null;
+  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls });
   server.start();
   return { server, close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined) };
 }

@@ -139,6 +139,17 @@ function chainFindings(leaf: Parsed, sent: Parsed[], cas: Parsed[]): CertFinding
   }
   const top = cur;
   if ([...cas.map((p) => p.x509), ...trustedRoots()].some((root) => issuedBy(top, root))) return [];
+  if (top !== leaf.x509 && top.ca) {
+    // Every certificate up to a CA is sent: what is left is a root of a private PKI, which the
+    // clients must have been given.
+    return [
+      {
+        level: 'warn',
+        at: leaf.at,
+        message: `the chain of "${oneLine(leaf.x509.subject)}" ends at "${oneLine(top.subject)}", issued by "${oneLine(top.issuer)}", which is not a trusted root here: only clients given that root will trust it`,
+      },
+    ];
+  }
   return [
     {
       level: 'error',

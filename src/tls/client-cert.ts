@@ -11,6 +11,14 @@ export type ClientCertValues = Partial<Record<ClientCertField, string>>;
 /** Computed once a connection, on its first proxied request. */
 const byConnection = new WeakMap<TLSSocket, ClientCertValues>();
 
+const NOT_ASKED: ClientCertValues = { verify: 'NONE' };
+
+/** For a host with SSLVerifyClient none: what a client sent anyway (one handshake serves every
+ * host of an address) is not passed on, as mod_ssl would not have asked for it. */
+export function ignoreClientCertificate(socket: TLSSocket): void {
+  byConnection.set(socket, NOT_ASKED);
+}
+
 /** Node writes a DN one attribute a line, most significant first; RFC 2253 reverses it. */
 function rfc2253(dn: string): string {
   return dn.split('\n').reverse().join(',');
@@ -21,7 +29,7 @@ export function clientCertValues(socket: TLSSocket): ClientCertValues {
   if (values === undefined) {
     const peer = socket.getPeerCertificate();
     if (peer === null || peer.raw === undefined) {
-      values = { verify: 'NONE' };
+      values = NOT_ASKED;
     } else {
       const x509 = new X509Certificate(peer.raw);
       values = {

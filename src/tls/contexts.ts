@@ -1,8 +1,6 @@
-// The secure contexts of one serving event loop, built once from the settings: per host, the
-// context SNI switches to (certificate, CA, protocols, ciphers), and per host and ticket key the
-// context a handshake starts with, whose ticket key seals and opens the session tickets.
-// `secureContextOptions` is the one place a host's settings become Node's options, for any
-// server that terminates TLS (HTTP/1.1 here, an HTTP/2 secure server alike).
+// What a host's TLS settings become in Node: `secureContextOptions` is the one place they turn
+// into Node's options, for any server that terminates TLS (HTTP/1.1 here, an HTTP/2 secure server
+// alike); the contexts SNI switches to; and the choice of ticket key a handshake starts with.
 import crypto from 'node:crypto';
 import tls from 'node:tls';
 import { TlsError } from '../errors';
@@ -30,58 +28,46 @@ export function secureContextOptions(host: TlsHost, t: TlsSettings): tls.SecureC
   };
 }
 
-export class ServerContexts {
+/** The contexts SNI switches to, one per host, built when first asked for. */
+export class HostContexts {
   private readonly byHost = new Map<number, tls.SecureContext>();
-  /** `${host}:${key name}` → context sealing tickets with that key. */
-  private readonly byKey = new Map<string, tls.SecureContext>();
-  private keys: TicketKeys | null = null;
 
-  constructor(
-    private readonly t: TlsSettings,
-    /** Null: tickets (if on) are sealed with a key of this process's own. */
-    private readonly cache: TlsCache | null,
-  ) {}
+  constructor(private readonly t: TlsSettings) {}
 
-  host(index: number): tls.SecureContext {
+  get(index: number): tls.SecureContext {
     let ctx = this.byHost.get(index);
     if (ctx === undefined) {
-      ctx = tls.createSecureContext(secureContextOptions(this.tlsHost(index), this.t));
+      ctx = tls.createSecureContext(secureContextOptions(tlsHost(this.t, index), this.t));
       this.byHost.set(index, ctx);
     }
     return ctx;
   }
+}
 
-  /** The context a handshake on host `index` starts with, given the key name of the ticket the
-   * client offers (null: none): the previous key's when the ticket was sealed with it. */
-  initial(index: number, ticketKey: Buffer | null): tls.SecureContext {
-    if (!this.t.sessionTickets || this.cache === null) return this.host(index);
-    const keys = this.currentKeys();
-    if (keys === null) return this.host(index);
-    const key = ticketKey !== null && keys.previous !== null && named(keys.previous, ticketKey) ? keys.previous : keys.current;
-    const id = `${index}:${key.toString('hex', 0, 16)}`;
-    let ctx = this.byKey.get(id);
-    if (ctx === undefined) {
-      ctx = tls.createSecureContext({ ...secureContextOptions(this.tlsHost(index), this.t), ticketKeys: key });
-      this.byKey.set(id, ctx);
-    }
-    return ctx;
+export function tlsHost(t: TlsSettings, index: number): TlsHost {
+  const host = t.hosts[index];
+  if (!host) throw new TlsError(`${index === 0 ? 'the main server' : `virtual host ${index}`} has no certificate`);
+  return host;
+}
+
+/** Picks, from the keys in the shared cache, the one a handshake starts with: the previous key
+ * for a ticket sealed with it, else the current one. Reads the keys again after a rotation. */
+export class TicketKeyChoice {
+  private keys: TicketKeys | null = null;
+
+  constructor(private readonly cache: TlsCache) {}
+
+  /** Null before the master wrote a key. */
+  choose(ticketKey: Buffer | null): Buffer | null {
+    if (this.cache.keyGeneration !== this.keys?.generation) this.keys = this.cache.ticketKeys();
+    const keys = this.keys;
+    if (keys === null) return null;
+    return ticketKey !== null && keys.previous !== null && named(keys.previous, ticketKey) ? keys.previous : keys.current;
   }
 
-  /** Reads the keys again when the master has rotated them, forgetting contexts of older ones. */
-  private currentKeys(): TicketKeys | null {
-    const cache = this.cache;
-    if (cache !== null && cache.keyGeneration !== this.keys?.generation) {
-      this.keys = cache.ticketKeys();
-      const live = [this.keys?.current, this.keys?.previous].filter((k): k is Buffer => k != null).map((k) => k.toString('hex', 0, 16));
-      for (const id of this.byKey.keys()) if (!live.includes(id.slice(id.indexOf(':') + 1))) this.byKey.delete(id);
-    }
-    return this.keys;
-  }
-
-  private tlsHost(index: number): TlsHost {
-    const host = this.t.hosts[index];
-    if (!host) throw new TlsError(`${index === 0 ? 'the main server' : `virtual host ${index}`} has no certificate`);
-    return host;
+  /** Whether `key` is still the current or the previous key. */
+  live(key: Buffer): boolean {
+    return this.keys !== null && (key.equals(this.keys.current) || (this.keys.previous !== null && key.equals(this.keys.previous)));
   }
 }
 
