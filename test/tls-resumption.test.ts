@@ -81,9 +81,12 @@ test('resumption across children and restarts', async (t) => {
   await t.test('without a shared cache or tickets a session resumes only on the child that made it', async (t) => {
     const port = await freePort();
     const d = await tlsDaemon(t, dir, port, ['SSLSessionTickets off']);
-    const run = await resumeRun(port, 'TLSv1.2', ca, 40);
-    assert.ok((await servedBy(d)) >= 2);
-    assert.ok(run.reused.slice(1).some((r) => !r), 'every connection resumed: the test cannot tell a shared cache from none');
+    // Until both children have served some of the connections (one may take them all for a
+    // while on a busy machine).
+    const reused: boolean[] = [];
+    for (let i = 0; i < 10 && (reused.length === 0 || (await servedBy(d)) < 2); i++) reused.push(...(await resumeRun(port, 'TLSv1.2', ca, 40)).reused.slice(1));
+    assert.ok((await servedBy(d)) >= 2, 'one child served every connection');
+    assert.ok(reused.some((r) => !r), 'every connection resumed: the test cannot tell a shared cache from none');
   });
 
   await t.test('tickets (no session cache): TLS 1.2 and 1.3, graceful restart, key rotation', async (t) => {
