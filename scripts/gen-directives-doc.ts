@@ -15,6 +15,7 @@ const moduleTitles: Record<DirectiveModule, string> = {
   proxy: 'Proxy',
   limits: 'Sandbox limits',
   session: 'Sessions',
+  ssl: 'TLS',
 };
 
 /** From the compiled script in dist/scripts/. */

@@ -7,6 +7,7 @@ import { embeddedConfig, loadConfig, resolveSettings } from '../src/config';
 import type { ProcessLimits } from '../src/config/process-limits';
 import { noRouteSession, type SessionSettings } from '../src/config/session';
 import type { Settings } from '../src/config/types';
+import { writeSelfSigned } from '../src/tls/selfsigned';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpmproxy-settings-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -119,7 +120,9 @@ describe('the embedded configuration', () => {
         { prefix: '/', kind: 'page' },
       ],
       trustedAddresses: [],
+      clientCertHeaders: {},
       virtualHosts: [],
+      tls: { hosts: [null], sessionCacheBytes: 0, sessionTimeout: 300_000, sessionTickets: true, ticketKeyRotation: 43_200_000 },
       limits: {
         clients: 0,
         connections: 0,
@@ -325,7 +328,9 @@ describe('other values', () => {
   });
 
   it('keeps every Listen, in order', () => {
-    assert.deepEqual(settingsOf('Listen [::1]:8081\nListen 127.0.0.1:8443 https\n').listen.map((l) => [l.host, l.port, l.protocol]), [
+    const { certFile, keyFile } = writeSelfSigned('localhost', tmp);
+    const tls = `SSLCertificateFile ${certFile}\nSSLCertificateKeyFile ${keyFile}\n`;
+    assert.deepEqual(settingsOf(`Listen [::1]:8081\nListen 127.0.0.1:8443 https\n${tls}`).listen.map((l) => [l.host, l.port, l.protocol]), [
       ['0.0.0.0', 8080, 'http'],
       ['::1', 8081, 'http'],
       ['127.0.0.1', 8443, 'https'],
@@ -424,6 +429,7 @@ describe('routes', () => {
         ],
         trustedAddresses: [],
         accessLogs: [],
+        clientCertHeaders: {},
       },
       {
         addresses: ['127.0.0.1:8080', '[::1]:8080'],
@@ -432,6 +438,7 @@ describe('routes', () => {
         routes: settingsOf(config).routes,
         trustedAddresses: [],
         accessLogs: [],
+        clientCertHeaders: {},
       },
     ]);
   });

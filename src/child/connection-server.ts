@@ -21,6 +21,7 @@ import { Acceptor } from './acceptor';
 import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
+import type { TlsTerminator } from '../tls/terminator';
 
 export interface InheritedListener {
   fd: number;
@@ -41,6 +42,8 @@ export interface ConnectionServerOptions {
   limits: LoopLimits;
   /** Null when no CustomLog or TransferLog is configured. */
   accessLog: AccessLog | null;
+  /** Terminates TLS on the https listeners; null when there are none. */
+  tls: TlsTerminator | null;
   /** MPM-specific condition on top of the server's own (draining, budget, one connection). */
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
@@ -69,6 +72,10 @@ interface Conn {
  * its way, so a client that just sent one gets an answer (with Connection: close) instead of a
  * reset. */
 const GRACEFUL_LINGER_MS = 300;
+
+function tcpKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localPort}`;
+}
 
 function usSince(started: bigint): number {
   return Number((process.hrtime.bigint() - started) / 1000n);
@@ -106,6 +113,9 @@ export class ConnectionServer {
   private readonly acceptors: Acceptor[];
   private readonly slots: RequestSlots;
   private readonly conns = new Map<net.Socket, Conn>();
+  /** Connections in their TLS handshake, by their TCP endpoints (which the TLS socket made of
+   * the TCP one shares). */
+  private readonly handshaking = new Map<string, Conn>();
   private connectionSlot: number;
   private draining = false;
   private retiring = false;
@@ -142,7 +152,7 @@ export class ConnectionServer {
     this.http.on('checkContinue', (req, res) => this.onRequest(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
     this.acceptors = o.listeners.map(
-      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
+      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket, l), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
     );
     this.slots = new RequestSlots(o.mode === 'request' ? o.workerSlots.length : 0);
     this.connectionSlot = o.workerSlots[0];
@@ -211,7 +221,7 @@ export class ConnectionServer {
     return closing;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: net.Socket, l: InheritedListener): void {
     const o = this.o;
     const client = o.limits.admit(socket);
     if (client === REFUSED) {
@@ -238,11 +248,33 @@ export class ConnectionServer {
     }
     socket.once('close', () => this.onConnectionClose(c));
     this.updateAccepting();
-    this.http.emit('connection', socket);
+    if (l.spec.protocol === 'https' && o.tls) {
+      this.handshaking.set(tcpKey(socket), c);
+      o.tls.accept(socket);
+    } else {
+      this.http.emit('connection', socket);
+    }
+  }
+
+  /** From the handshake on, the connection is its TLS socket: what requests arrive on, what
+   * bytes are counted on. The TCP socket's close still ends it. */
+  onSecure(secure: net.Socket): void {
+    const key = tcpKey(secure);
+    const c = this.handshaking.get(key);
+    this.handshaking.delete(key);
+    if (c === undefined || !this.conns.has(c.socket)) {
+      secure.destroy();
+      return;
+    }
+    this.conns.delete(c.socket);
+    c.socket = secure;
+    this.conns.set(secure, c);
+    this.http.emit('connection', secure);
   }
 
   private onConnectionClose(c: Conn): void {
     const o = this.o;
+    if (o.tls) this.handshaking.delete(tcpKey(c.socket));
     if (c.lingerTimer) clearTimeout(c.lingerTimer);
     this.conns.delete(c.socket);
     o.limits.release(c.client);

@@ -11,6 +11,8 @@ import { SessionLayer } from '../session/session-layer';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
+import { sharedTlsCache } from '../shm/tls-cache-segment';
+import { TlsTerminator } from '../tls/terminator';
 import { ConnectionServer } from './connection-server';
 import type { ConnectionServerOptions, InheritedListener } from './connection-server';
 import type { ConnectionBudget } from './connection-budget';
@@ -49,7 +51,10 @@ export function serve(o: ServeOptions): Serving {
   const accessLog = AccessLog.create(o.settings);
   // A retiring loop is about to end with its process (or thread): its last lines go out first.
   const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
-  const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits });
+  const tls = o.listeners.some((l) => l.spec.protocol === 'https')
+    ? new TlsTerminator({ settings: o.settings, cache: sharedTlsCache(), onSecure: (secure) => server.onSecure(secure) })
+    : null;
+  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls });
   server.start();
   return {
     server,

@@ -12,6 +12,7 @@ import { processLimitDirectives } from './directives/process-limits';
 import { proxyDirectives } from './directives/proxy';
 import { sessionDirectives } from './directives/session';
 import { statusDirectives } from './directives/status';
+import { tlsDirectives } from './directives/tls';
 import type { DirectiveSpec, UseContext } from './directive-spec';
 import { nearest } from './suggest';
 import type { ContextName, DirectiveUse, Section } from './types';
@@ -30,6 +31,7 @@ export const directives = {
   ...balancerDirectives,
   ...limitDirectives,
   ...sessionDirectives,
+  ...tlsDirectives,
 };
 
 export const directiveList: readonly DirectiveSpec[] = Object.values(directives);

@@ -15,6 +15,7 @@ export const builtinModules = [
   'proxy_hcheck',
   'status',
   'log_config',
+  'ssl',
 ] as const;
 
 export type BuiltinModule = (typeof builtinModules)[number];

@@ -13,6 +13,7 @@ import { resolveRoutes, trustedAddresses } from './routes';
 import { resolveSandbox } from './sandbox';
 import { cacheSegmentSize, resolveSessionSettings } from './session';
 import { proxyPasses, resolveUpstreams } from './upstreams';
+import { resolveTls } from '../tls/settings';
 import type { DirectiveUse, LogLevelName, ParsedConfig, Route, Section, Settings, VirtualHostSpec } from './types';
 
 export interface ResolveOptions {
@@ -77,9 +78,13 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
   const clientLimits = resolveLimitSettings(value);
   const routes = resolveRoutes(root, null, timeout);
   const trusted = trustedAddresses(root) ?? [];
+  const tls = resolveTls(root, usesOf(root, directives.Listen).map((use) => use.value), fromRoot, warnings);
   const virtualHosts = root.sections
     .filter((s) => s.context === 'virtualhost')
-    .map((host) => virtualHost(host, resolveRoutes(root, host, timeout), trusted, accessLogs));
+    .map((host, i) => ({
+      ...virtualHost(host, resolveRoutes(root, host, timeout), trusted, accessLogs),
+      clientCertHeaders: tls.clientCertHeaders[i + 1],
+    }));
   const session = resolveSessionSettings(root, value, {
     runtimeDir,
     fromRoot,
@@ -101,7 +106,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     keepAlive: value(directives.KeepAlive) ?? true,
     keepAliveTimeout: value(directives.KeepAliveTimeout) ?? 5_000,
     maxKeepAliveRequests: requestsPerConnection(value(directives.MaxKeepAliveRequests) ?? 100, clientLimits.keepAlive),
-    listen: usesOf(root, directives.Listen).map((use) => use.value),
+    listen: tls.listen,
     listenBacklog: value(directives.ListenBacklog) ?? 511,
     user: value(directives.User) ?? null,
     group: value(directives.Group) ?? null,
@@ -113,7 +118,9 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     accessLogs: accessLogs.server,
     routes,
     trustedAddresses: trusted,
+    clientCertHeaders: tls.clientCertHeaders[0],
     virtualHosts,
+    tls: tls.tls,
     upstreams: resolveUpstreams(root, proxyPasses(root), {
       // mod_proxy's timeout= defaults to ProxyTimeout, which defaults to Timeout.
       timeout: value(directives.ProxyTimeout) ?? timeout,
@@ -141,7 +148,7 @@ function logLevel(root: Section): Settings['logLevel'] {
   return { level, modules };
 }
 
-function virtualHost(host: Section, routes: Route[], serverTrusted: string[], accessLogs: AccessLogs): VirtualHostSpec {
+function virtualHost(host: Section, routes: Route[], serverTrusted: string[], accessLogs: AccessLogs): Omit<VirtualHostSpec, 'clientCertHeaders'> {
   return {
     addresses: host.arg.split(' '),
     serverName: lastValue(host, directives.ServerName) ?? null,

@@ -9,6 +9,8 @@ import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../sh
 import { applyFileLimit } from '../native/rlimits';
 import { ServerReaper } from '../session/server-reaper';
 import { cacheSegmentName, createCacheSegment, removeCacheSegment } from '../shm/cache-segment';
+import { createTlsCacheSegment, removeTlsCacheSegment, tlsCacheSegmentName, useTlsCacheSegment } from '../shm/tls-cache-segment';
+import { TicketKeyRotation } from '../tls/ticket-rotation';
 import { Listeners } from './listeners';
 import { removePidFile, writePidFile } from './pidfile';
 
@@ -28,6 +30,9 @@ export async function runSingleProcess(s: Settings): Promise<number> {
   if (s.cacheSize > 0) createCacheSegment(cacheName, s.cacheSize, s.limits.cacheItem);
   const reaper = new ServerReaper(process.pid);
   reaper.update(s);
+  const tlsCacheName = tlsCacheSegmentName(process.pid);
+  const ticketKeys = new TicketKeyRotation(createTlsCacheSegment(tlsCacheName, s.tls.sessionCacheBytes), s.tls.ticketKeyRotation);
+  useTlsCacheSegment(tlsCacheName);
   const mpm = mpmFor(s.mpm);
   scoreboard.claimProcess(0, process.pid, 0, mpm.slotsPerChild(s));
   writePidFile(s.pidFile);
@@ -39,6 +44,8 @@ export async function runSingleProcess(s: Settings): Promise<number> {
       removeHealthSegment(healthName);
       reaper.stop();
       if (s.cacheSize > 0) removeCacheSegment(cacheName);
+      ticketKeys.stop();
+      removeTlsCacheSegment(tlsCacheName);
       removePidFile(s.pidFile);
       log('master').notice('mpmproxy stopped');
       flushLogs();
