@@ -90,7 +90,7 @@ describe('the embedded configuration', () => {
           params: {},
           file: '(embedded)',
           line: 15,
-          proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [] },
+          proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], stateAware: 'auto' },
         },
         { prefix: '/', kind: 'page' },
       ],
@@ -370,7 +370,7 @@ describe('routes', () => {
     params: {},
     file: `${tmp}/main.conf`,
     line,
-    proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [] },
+    proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], stateAware: 'auto' },
   });
 
   it('maps ProxyPass and <Location> to routes, longest prefix first', () => {

@@ -2,7 +2,8 @@
 // Requests whose framing is ambiguous, or whose target is not a path, are refused first.
 import type http from 'node:http';
 import type { Settings } from '../config/types';
-import type { Forwarder } from '../proxy/forward';
+import { clientOriginOf } from '../proxy/client-origin';
+import type { ProxyForwarder } from '../proxy/forward';
 import { framingRefusal, logRefusal, type Refusal } from '../proxy/framing';
 import { answerPlain } from '../proxy/plain-answer';
 import { matchRoute, onlyServedRoutes, routingTarget, servedRoutesFor } from './router';
@@ -12,7 +13,7 @@ export type RequestHandler = (req: http.IncomingMessage, res: http.ServerRespons
 
 export interface HandlerParts {
   settings: Settings;
-  forwarder: Forwarder;
+  forwarder: ProxyForwarder;
   serveStatus: RequestHandler;
 }
 
@@ -24,6 +25,12 @@ function refuse(req: http.IncomingMessage, res: http.ServerResponse, r: Refusal)
   answerPlain(res, r.status);
 }
 
+/** The routes of the server or virtual host the request came to. */
+function hostRoutes(settings: Settings, req: http.IncomingMessage) {
+  const at = clientOriginOf(req) ?? req.socket;
+  return servedRoutesFor(settings, at.localAddress, at.localPort, req.headers.host);
+}
+
 export function createHandler(p: HandlerParts): RequestHandler {
   // Without virtual hosts, a connection's local address (a getsockname call) is never needed.
   const routes = onlyServedRoutes(p.settings);
@@ -32,8 +39,7 @@ export function createHandler(p: HandlerParts): RequestHandler {
     if (refusal !== null) return refuse(req, res, refusal);
     const url = routingTarget(req.url ?? '/');
     if (url === null) return refuse(req, res, badTarget);
-    const socket = req.socket;
-    const route = matchRoute(routes ?? servedRoutesFor(p.settings, socket.localAddress, socket.localPort, req.headers.host), url);
+    const route = matchRoute(routes ?? hostRoutes(p.settings, req), url);
     if (!route) return answerPlain(res, 404);
     switch (route.kind) {
       case 'status':

@@ -5,7 +5,11 @@ import type { Settings } from '../config/types';
 import { LoopLimits } from '../limits/loop-limits';
 import { AccessLog } from '../log/access-log';
 import { Forwarder } from '../proxy/forward';
+import type { ProxyForwarder } from '../proxy/forward';
 import { createUpstreams } from '../proxy/upstream';
+import { sharedOwners } from '../shm/owners-segment';
+import { StateAwareForwarder } from '../stateaware/forwarder';
+import type { OwnedSessions } from '../stateaware/owned-sessions';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
@@ -24,28 +28,62 @@ export interface ServeOptions {
   budget: ConnectionBudget;
   mayAccept: ConnectionServerOptions['mayAccept'];
   onRetired: () => void;
+  /** The budget is spent but the loop keeps state-aware sessions: it no longer counts as serving. */
+  onHoldingSessions: () => void;
 }
 
 export interface Serving {
   server: ConnectionServer;
   /** Releases backend pools and writes out the access log once the server has drained. */
   close(): Promise<void>;
+  /** The state-aware sessions this loop owns, or null when no session is identified. */
+  sessions: OwnedSessions | null;
+}
+
+/** The state-aware layer, when sessions are identified (docs/state-aware.md). */
+function stateAwareLayer(o: ServeOptions, forwarder: Forwarder): StateAwareForwarder | null {
+  const s = o.settings;
+  const owners = sharedOwners();
+  if (s.stateAware.sessionCookie === null || owners === null) return null;
+  return new StateAwareForwarder(forwarder, {
+    cookie: s.stateAware.sessionCookie,
+    sessionTimeout: s.stateAware.sessionTimeout,
+    runtimeDir: s.runtimeDir,
+    headersTimeout: s.timeout,
+    owners,
+    scoreboard: o.scoreboard,
+    // A worker-MPM thread drives one worker slot, numbered as its thread; other loops are thread 0.
+    me: { pid: process.pid, slot: o.processSlot, thread: o.mode === 'connection' ? o.workerSlots[0] : 0 },
+  });
 }
 
 export function serve(o: ServeOptions): Serving {
-  const forwarder = new Forwarder(createUpstreams(o.settings));
+  const plain = new Forwarder(createUpstreams(o.settings));
+  const stateAware = stateAwareLayer(o, plain);
+  const forwarder: ProxyForwarder = stateAware ?? plain;
   const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
-  const handler = limits.guard(
-    createHandler({
-      settings: o.settings,
-      forwarder,
-      serveStatus: createStatusHandler(o.settings, o.scoreboard, limits),
-    }),
-  );
+  const inner = createHandler({
+    settings: o.settings,
+    forwarder,
+    serveStatus: createStatusHandler(o.settings, o.scoreboard, limits),
+  });
+  stateAware?.serveRelayedWith(inner);
+  const handler = limits.guard(inner);
   const accessLog = AccessLog.create(o.settings);
-  // A retiring loop is about to end with its process (or thread): its last lines go out first.
-  const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
+  const sessions = stateAware?.ownedSessions ?? null;
+  // A retiring loop is about to end with its process (or thread): its last lines go out first,
+  // and the state-aware sessions it owns end before it does (StateAwareSessionTimeout at most).
+  const onRetired = () => {
+    if (sessions !== null && sessions.count > 0) o.onHoldingSessions();
+    void Promise.resolve(accessLog?.close())
+      .then(() => sessions?.retire(o.settings.stateAware.sessionTimeout))
+      .then(o.onRetired);
+  };
   const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits });
   server.start();
-  return { server, close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined) };
+  return {
+    server,
+    sessions,
+    close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined),
+  };
 }

@@ -10,6 +10,7 @@ import { logDirectives } from './directives/log';
 import { mpmDirectives } from './directives/mpm';
 import { processLimitDirectives } from './directives/process-limits';
 import { proxyDirectives } from './directives/proxy';
+import { stateAwareDirectives } from './directives/stateaware';
 import { statusDirectives } from './directives/status';
 import type { DirectiveSpec, UseContext } from './directive-spec';
 import { nearest } from './suggest';
@@ -28,6 +29,7 @@ export const directives = {
   ...proxyDirectives,
   ...balancerDirectives,
   ...limitDirectives,
+  ...stateAwareDirectives,
 };
 
 export const directiveList: readonly DirectiveSpec[] = Object.values(directives);

@@ -68,7 +68,12 @@ function locationsOf(section: Section): Section[] {
   return section.sections.filter((s) => s.context === 'location');
 }
 
-const optionNames = new Set([directives.ProxyPassReverse.name, directives.ProxyPreserveHost.name, directives.ProxyAddHeaders.name]);
+const optionNames = new Set([
+  directives.ProxyPassReverse.name,
+  directives.ProxyPreserveHost.name,
+  directives.ProxyAddHeaders.name,
+  directives.StateAware.name,
+]);
 
 /**
  * `routes` longest prefix first. A <Location> that only sets proxy options for a path deeper than the ProxyPass serving it
@@ -95,7 +100,7 @@ function covers(prefix: string, path: string): boolean {
 }
 
 function proxyOptions(prefix: string, sections: readonly Section[], locations: readonly Section[], timeout: number): ProxyOptions {
-  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [] };
+  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [], stateAware: 'auto' };
   for (const section of sections) {
     o.timeout = lastValue(section, directives.ProxyTimeout) ?? o.timeout;
     mergeOptions(o, section);
@@ -107,6 +112,7 @@ function proxyOptions(prefix: string, sections: readonly Section[], locations: r
 function mergeOptions(o: ProxyOptions, section: Section): void {
   o.preserveHost = lastValue(section, directives.ProxyPreserveHost) ?? o.preserveHost;
   o.addHeaders = lastValue(section, directives.ProxyAddHeaders) ?? o.addHeaders;
+  o.stateAware = lastValue(section, directives.StateAware) ?? o.stateAware;
   for (const use of usesOf(section, directives.ProxyPassReverse)) o.reverse.push(use.value);
 }
 

@@ -112,6 +112,11 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
       fromRoot,
     }),
     limits: clientLimits,
+    stateAware: {
+      sessionTimeout: value(directives.StateAwareSessionTimeout) ?? 300_000,
+      sessionLimit: value(directives.StateAwareSessionLimit) ?? 1024,
+      sessionCookie: value(directives.SessionCookieName) ?? null,
+    },
     warnings,
   };
 }

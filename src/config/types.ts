@@ -3,6 +3,7 @@
 // master, the MPMs and the children read.
 
 import type { CrashRecoveryStrategy, MemoryPolicy } from './directives/process-limits';
+import type { StateAwareMode } from './directives/stateaware';
 import type { UpstreamSettings } from './upstreams';
 
 export type ContextName = 'server' | 'virtualhost' | 'location' | 'proxy';
@@ -78,6 +79,8 @@ export interface ProxyOptions {
   /** ProxyPassReverse rules in force, in the order Apache tries them (server, virtual host, then
    * <Location>s); the first that matches a header wins. */
   reverse: ReverseRule[];
+  /** StateAware in force on the path (docs/state-aware.md). */
+  stateAware: StateAwareMode;
 }
 
 /** `ProxyPassReverse path url`: a response header value starting with `url` gets `path` in place
@@ -159,11 +162,22 @@ export interface Settings {
   virtualHosts: VirtualHostSpec[];
   /** Backends, balancers and how they are reached. */
   upstreams: UpstreamSettings;
+  /** State-aware sessions (docs/state-aware.md). */
+  stateAware: StateAwareSettings;
   /** The sandbox limits on what clients send and hold (docs/limits.md). */
   limits: LimitSettings;
   /** Adjustments made while resolving (Apache-style: "ThreadsPerChild lowered to ThreadLimit"),
    * logged at start-up and by -t. */
   warnings: string[];
+}
+
+export interface StateAwareSettings {
+  /** milliseconds: idle time that ends a session, and how long a retiring owner keeps its sessions */
+  sessionTimeout: number;
+  /** Sessions the owner table holds (fixed for the master's life, like ServerLimit). */
+  sessionLimit: number;
+  /** The cookie that names a session; null: no session is identified, nothing is state-aware. */
+  sessionCookie: string | null;
 }
 
 export interface VirtualHostSpec {

@@ -15,6 +15,9 @@ import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../sh
 import { memberKeys } from '../config/upstreams';
 import type { HealthTable } from '../shm/health';
 import { createHealthSegment, healthSegmentName, removeHealthSegment } from '../shm/health-segment';
+import type { OwnerTable } from '../shm/owners';
+import { createOwnersSegment, ownersSegmentName, removeOwnersSegment } from '../shm/owners-segment';
+import { removeIpcSockets } from '../stateaware/socket-path';
 import { CHILD_FATAL_EXIT } from '../child/messages';
 import { MasterCounters } from '../limits/master-counters';
 import { applyFileLimit } from '../native/rlimits';
@@ -44,6 +47,8 @@ export class Master {
   private limitCounters!: MasterCounters;
   private readonly healthName = healthSegmentName(process.pid);
   private health!: HealthTable;
+  private readonly ownersName = ownersSegmentName(process.pid);
+  private owners!: OwnerTable;
   private children!: ChildTable;
   private memory!: MemoryWatch;
   private handOver!: HandOver;
@@ -86,6 +91,7 @@ export class Master {
     this.limitCounters = new MasterCounters(s);
     this.health = createHealthSegment(this.healthName);
     this.health.assign(memberKeys(s.upstreams));
+    this.owners = createOwnersSegment(this.ownersName, s.stateAware.sessionLimit);
     try {
       this.shareWithChildren();
       writePidFile(s.pidFile);
@@ -97,13 +103,15 @@ export class Master {
       this.scoreboard,
       this.scoreboardName,
       this.healthName,
+      this.ownersName,
       (e) => this.childExited(e),
       (c) => this.childReady(c),
+      (c) => this.childRetiring(c),
     );
     this.handOver = new HandOver({
       spawn: () => this.spawn(),
       setAside: (old) => this.scoreboard.setQuiescing(old.slot, true),
-      drain: (old) => this.children.graceful(old, this.settings.exitTimeout),
+      drain: (old) => this.children.graceful(old, this.settings.exitTimeout, this.settings.stateAware.sessionTimeout),
     });
     this.memory = new MemoryWatch(s, {
       children: () => this.children.all(),
@@ -134,6 +142,7 @@ export class Master {
     fs.chownSync(`/dev/shm${this.scoreboardName}`, this.identity.uid, this.identity.gid);
     this.limitCounters.shareWith(this.identity.uid, this.identity.gid);
     fs.chownSync(`/dev/shm${this.healthName}`, this.identity.uid, this.identity.gid);
+    fs.chownSync(`/dev/shm${this.ownersName}`, this.identity.uid, this.identity.gid);
     fs.chownSync(s.runtimeDir, this.identity.uid, this.identity.gid);
   }
 
@@ -186,6 +195,7 @@ export class Master {
     this.memory.forget(child);
     const owed = this.handOver.exited(child);
     this.limitCounters.childExited(child.slot);
+    this.ownerExited(child);
     const how = describeExit(e.code, e.signal);
     if (!e.expected) {
       log('master').error({ child: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} ${how}`);
@@ -207,6 +217,26 @@ export class Master {
     if (!e.expected) this.recover(child);
     else if (owed || (child.generation === this.generation && child.state === 'serving')) this.spawn();
     if (this.readyOwed) this.childReady(child);
+  }
+
+  /** A child spent its MaxConnectionsPerChild but keeps its state-aware sessions until they end:
+   * it is replaced now, as if it had exited. */
+  private childRetiring(child: Child): void {
+    const s = this.settings;
+    const current = child.generation === this.generation && child.state === 'serving';
+    this.children.retiring(child, s.exitTimeout + s.stateAware.sessionTimeout);
+    log('master').info({ child: child.pid }, `child pid ${child.pid} reached MaxConnectionsPerChild and keeps its state-aware sessions; starting its replacement`);
+    if (current && !this.stopping) this.spawn();
+  }
+
+  /** The state-aware sessions a child owned lose their private connections with it: their next
+   * request is told so (src/stateaware/forwarder.ts). */
+  private ownerExited(child: Child): void {
+    const orphaned = this.owners.orphan(child.pid);
+    removeIpcSockets(this.settings.runtimeDir, child.pid);
+    if (orphaned > 0) {
+      log('master').warn({ child: child.pid, sessions: orphaned }, `child pid ${child.pid} exited owning ${orphaned} state-aware session(s); their private backend connections are gone`);
+    }
   }
 
   /** CrashRecoveryStrategy: replace a crashed child (later, in a crash loop), or stop the server. */
@@ -253,12 +283,16 @@ export class Master {
     const spare = limits.unit === 'children' ? 'MinSpareServers' : 'MinSpareThreads';
     switch (d.action) {
       case 'retire': {
-        const victim = active.reduce((a, b) => (this.scoreboard.connections(b.slot) < this.scoreboard.connections(a.slot) ? b : a));
+        // The child that owns the fewest state-aware sessions (it would linger for them), then
+        // the one with the fewest connections.
+        const sb = this.scoreboard;
+        const load = (c: Child) => sb.stateAwareSessions(c.slot) * 1e6 + sb.connections(c.slot);
+        const victim = active.reduce((a, b) => (load(b) < load(a) ? b : a));
         log('mpm').info(
           { child: victim.pid, idle, max: limits.max },
           `${idle} idle ${limits.unit} > ${limits.unit === 'children' ? 'MaxSpareServers' : 'MaxSpareThreads'} ${limits.max}: retiring child pid ${victim.pid} gracefully`,
         );
-        this.children.graceful(victim, s.exitTimeout);
+        this.children.graceful(victim, s.exitTimeout, s.stateAware.sessionTimeout);
         break;
       }
       case 'spawn': {
@@ -361,7 +395,7 @@ export class Master {
       graceful ? 'Graceful restart requested, doing restart' : 'SIGHUP received.  Attempting to restart',
     );
     for (const c of old) {
-      if (graceful) this.children.graceful(c, next.exitTimeout);
+      if (graceful) this.children.graceful(c, next.exitTimeout, next.stateAware.sessionTimeout);
       else this.children.terminate(c);
     }
     this.startGeneration();
@@ -378,6 +412,10 @@ export class Master {
         next.warnings.push(`changing ${name} to ${next[key]} needs a full stop and start; keeping ${s[key]}`);
         next[key] = s[key];
       }
+    }
+    if (next.stateAware.sessionLimit !== s.stateAware.sessionLimit) {
+      next.warnings.push(`changing StateAwareSessionLimit to ${next.stateAware.sessionLimit} needs a full stop and start; keeping ${s.stateAware.sessionLimit}`);
+      next.stateAware.sessionLimit = s.stateAware.sessionLimit;
     }
     next.threadsPerChild = Math.min(next.threadsPerChild, next.threadLimit);
     return next;
@@ -401,7 +439,7 @@ export class Master {
     log('master').notice('caught SIGWINCH, shutting down gracefully');
     notify('STOPPING=1');
     this.listeners.closeAll();
-    for (const c of this.children.all()) this.children.graceful(c, this.settings.exitTimeout);
+    for (const c of this.children.all()) this.children.graceful(c, this.settings.exitTimeout, null);
     if (this.children.size === 0) this.finish(0);
   }
 
@@ -424,6 +462,7 @@ export class Master {
     removeScoreboard(this.scoreboardName);
     this.limitCounters?.remove();
     removeHealthSegment(this.healthName);
+    removeOwnersSegment(this.ownersName);
     removePidFile(this.settings.pidFile);
   }
 }

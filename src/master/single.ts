@@ -5,6 +5,7 @@ import { MasterCounters } from '../limits/master-counters';
 import { mpmFor } from '../mpm';
 import { memberKeys } from '../config/upstreams';
 import { createHealthSegment, healthSegmentName, removeHealthSegment, useHealthSegment } from '../shm/health-segment';
+import { createOwnersSegment, ownersSegmentName, removeOwnersSegment, useOwnersSegment } from '../shm/owners-segment';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
 import { applyFileLimit } from '../native/rlimits';
 import { Listeners } from './listeners';
@@ -22,6 +23,9 @@ export async function runSingleProcess(s: Settings): Promise<number> {
   const healthName = healthSegmentName(process.pid);
   createHealthSegment(healthName).assign(memberKeys(s.upstreams));
   useHealthSegment(healthName);
+  const ownersName = ownersSegmentName(process.pid);
+  createOwnersSegment(ownersName, s.stateAware.sessionLimit);
+  useOwnersSegment(ownersName);
   const mpm = mpmFor(s.mpm);
   scoreboard.claimProcess(0, process.pid, 0, mpm.slotsPerChild(s));
   writePidFile(s.pidFile);
@@ -31,6 +35,7 @@ export async function runSingleProcess(s: Settings): Promise<number> {
       removeScoreboard(name);
       limitCounters.remove();
       removeHealthSegment(healthName);
+      removeOwnersSegment(ownersName);
       removePidFile(s.pidFile);
       log('master').notice('mpmproxy stopped');
       flushLogs();
@@ -45,6 +50,8 @@ export async function runSingleProcess(s: Settings): Promise<number> {
         scoreboard,
         scoreboardName: name,
         onRetired: finish,
+        // One process: nothing to hand over to while its sessions end.
+        onHoldingSessions: () => undefined,
       })
       .then((runner) => {
         log('master').notice({ mpm: s.mpm, pid: process.pid }, 'running in one process (-X)');

@@ -13,6 +13,7 @@ import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
+import { clientOriginOf } from './client-origin';
 import { clientResponseHeaders, linkValues, trailerPairs, type ClientFacts, type ResponseTarget } from './headers';
 import { describeFailure } from './hints';
 import { answerPlain } from './plain-answer';
@@ -52,6 +53,12 @@ export function abandonExchange(res: http.ServerResponse): void {
   (res as ExchangeResponse)[kExchange]?.abandon(REFUSED);
 }
 
+/** Sees each final response before it is relayed and may take headers out of it (the
+ * state-aware triggers, src/stateaware/). */
+export interface ResponseObserver {
+  onResponse(statusCode: number, headers: Buffer[]): Buffer[];
+}
+
 export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, ResponseTarget, HeldWriter {
   readonly address: string;
   readonly proto: 'http' | 'https';
@@ -59,6 +66,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   readonly host: string | undefined;
   chunkable = false;
   held = false;
+  /** Relayed from another child: the client's address is not the socket's. */
+  private readonly relayed: boolean;
   private abortBackend: ((err?: Error) => void) | null = null;
   private resumeBackend: (() => void) | null = null;
   private state = WAITING;
@@ -79,10 +88,13 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     private readonly upstream: Upstream,
     private readonly member: UpstreamMember,
     private expectContinue: boolean,
+    private readonly observer: ResponseObserver | null = null,
   ) {
-    const address = socket.remoteAddress ?? '';
+    const origin = clientOriginOf(req);
+    const address = origin?.address ?? socket.remoteAddress ?? '';
     this.address = address.startsWith('::ffff:') ? address.slice(7) : address;
-    this.encrypted = (socket as TLSSocket).encrypted === true;
+    this.encrypted = origin?.encrypted ?? (socket as TLSSocket).encrypted === true;
+    this.relayed = origin !== undefined;
     this.proto = this.encrypted ? 'https' : 'http';
     this.host = req.headers.host;
     res[kExchange] = this;
@@ -94,7 +106,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   }
 
   trusted(): boolean {
-    return this.plan.trusts(this.socket);
+    return this.relayed ? this.plan.trustsAddress(this.address) : this.plan.trusts(this.socket);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -117,6 +129,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     const res = this.res;
     this.state = RELAYING;
     this.resumeBackend = resume;
+    if (this.observer !== null) headers = this.observer.onResponse(statusCode, headers);
     this.chunkable = res.useChunkedEncodingByDefault && this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
     res.writeHead(statusCode, statusText || undefined, clientResponseHeaders(headers, this.plan, this));
     holdWrites(this);

@@ -5,7 +5,7 @@
 import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
-import { Exchange } from './exchange';
+import { Exchange, type ResponseObserver } from './exchange';
 import { backendRequestHeaders } from './headers';
 import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
@@ -17,7 +17,14 @@ function expectsContinue(req: http.IncomingMessage): boolean {
   return expect !== undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && expect.toLowerCase().includes('100-continue');
 }
 
-export class Forwarder {
+/** What the request handler hands a proxied request to: this Forwarder, or the state-aware
+ * layer in front of it (src/stateaware/). */
+export interface ProxyForwarder {
+  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void;
+  close(): Promise<void>;
+}
+
+export class Forwarder implements ProxyForwarder {
   /** Each route's upstream, looked up once. */
   private readonly upstreamOf = new Map<ProxyPlan, Upstream>();
 
@@ -25,7 +32,18 @@ export class Forwarder {
 
   /** `url` is the request's path and query, normalized. */
   forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
-    const upstream = this.upstreamFor(plan);
+    this.send(req, res, plan, url, this.upstreamFor(plan), null);
+  }
+
+  /** Sends the request to the member `upstream` picks; `observer` sees the final response first. */
+  send(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    plan: ProxyPlan,
+    url: string,
+    upstream: Upstream,
+    observer: ResponseObserver | null,
+  ): void {
     const member = upstream.pick(req);
     if (!member) {
       log('proxy').error({ backend: plan.route.target, url: req.url }, `no member of ${plan.route.target} is available; answering 503`);
@@ -33,7 +51,7 @@ export class Forwarder {
       answerPlain(res, 503);
       return;
     }
-    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req));
+    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), observer);
     const length = req.headers['content-length'];
     const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
     member.dispatcher.dispatch(
@@ -53,7 +71,7 @@ export class Forwarder {
     return this.upstreams.close();
   }
 
-  private upstreamFor(plan: ProxyPlan): Upstream {
+  upstreamFor(plan: ProxyPlan): Upstream {
     let upstream = this.upstreamOf.get(plan);
     if (upstream === undefined) {
       upstream = this.upstreams.get(plan.route.target);

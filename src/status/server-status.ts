@@ -98,6 +98,8 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     `Stopping: ${s.quiescingProcesses}`,
     `ConnsTotal: ${s.openConnections}`,
     `ConnsAsyncKeepAlive: ${s.keepAliveIdle}`,
+    `StateAwareSessions: ${s.stateAwareSessions}`,
+    `StateAwareOwners: ${s.owningProcesses}`,
     `Scoreboard: ${s.scoreboard}`,
     ...(info.extra ?? []).map(oneLine),
   );
@@ -105,7 +107,7 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     lines.push(
       `Process: slot=${p.slot} pid=${p.pid} generation=${p.generation} accepting=${flag(p.accepting)} ` +
         `stopping=${flag(p.quiescing)} conns=${p.connections} connsTotal=${p.connectionsTotal} ` +
-        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle}`,
+        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle} stateaware=${p.stateAware}`,
     );
   }
   return lines.join('\n') + '\n';
@@ -142,6 +144,7 @@ export function renderStatusHtml(scoreboard: Scoreboard, info: StatusInfo): stri
         `${formatBytes(f.bytesPerReq)}/request`,
     ),
     dt(`${s.busyWorkers} requests currently being processed, ${s.idleWorkers} idle workers`),
+    dt(`${s.stateAwareSessions} state-aware sessions owned by ${s.owningProcesses} processes`),
     ...(info.extra ?? []).map((line) => dt(escapeHtml(line))),
     '</dl>',
     processTable(processRows(scoreboard)),
@@ -171,13 +174,15 @@ function processTable(rows: ProcessRow[]): string {
         p.busy,
         p.keepAliveIdle,
         p.requestsTotal,
+        p.stateAware,
       ])}</tr>`,
   );
   return [
     '<table>',
     '<tr><th rowspan="2">Slot</th><th rowspan="2">PID</th><th rowspan="2">Generation</th>' +
       '<th rowspan="2">Stopping</th><th rowspan="2">Accepting</th><th colspan="2">Connections</th>' +
-      '<th rowspan="2">Busy</th><th rowspan="2">Idle keep-alive</th><th rowspan="2">Requests</th></tr>',
+      '<th rowspan="2">Busy</th><th rowspan="2">Idle keep-alive</th><th rowspan="2">Requests</th>' +
+      '<th rowspan="2">State-aware sessions</th></tr>',
     '<tr><th>total</th><th>open</th></tr>',
     ...body,
     `<tr><td colspan="5">Sum</td>${cells([
@@ -186,6 +191,7 @@ function processTable(rows: ProcessRow[]): string {
       sum((p) => p.busy),
       sum((p) => p.keepAliveIdle),
       sum((p) => p.requestsTotal),
+      sum((p) => p.stateAware),
     ])}</tr>`,
     '</table>',
   ].join('\n');

@@ -1,0 +1,175 @@
+// The state-aware layer in front of the Forwarder. For a request on a path where sessions may be
+// state-aware, it finds the request's session and sends the request where the session's state
+// is: over the session's private connection when this loop owns it, to the owner's IPC socket
+// when another loop does (one lookup in the shared owner table), or, while the session is an
+// ordinary one, over a leased connection that the response may turn into the session's private
+// one. A session whose owner died gets 502 once, with the dead owner named, and is an ordinary
+// session again from then on. Paths with StateAware off, and servers that identify no session,
+// take the Forwarder's path unchanged.
+import type http from 'node:http';
+import { log } from '../log/logger';
+import { clientOriginOf } from '../proxy/client-origin';
+import type { ResponseObserver } from '../proxy/exchange';
+import type { Forwarder, ProxyForwarder } from '../proxy/forward';
+import { answerPlain } from '../proxy/plain-answer';
+import type { ProxyPlan } from '../proxy/route-plan';
+import { ORPHAN, type OwnerEntry, type OwnerKey, type OwnerTable } from '../shm/owners';
+import type { Scoreboard } from '../shm/scoreboard';
+import type { RequestHandler } from '../child/handler';
+import { IpcRoutes } from './ipc-route';
+import { IpcServer } from './ipc-server';
+import { LeasedUpstream, Leases, type LeasedMember } from './leases';
+import { OwnedSessions, type OwnedSession, type OwnerIdentity } from './owned-sessions';
+import { cookieValue, ownerKey, sessionLabel } from './session-key';
+import { ipcSocketPath } from './socket-path';
+import { readTriggers } from './triggers';
+
+export interface StateAwareOptions {
+  /** The session cookie's name. */
+  cookie: string;
+  sessionTimeout: number;
+  runtimeDir: string;
+  /** Bounds the wait for a relayed request's headers on the IPC server. */
+  headersTimeout: number;
+  owners: OwnerTable;
+  scoreboard: Scoreboard;
+  me: OwnerIdentity;
+}
+
+/** Sees the answer to a request sent on a leased connection: the session may become state-aware. */
+class LeaseObserver implements ResponseObserver {
+  constructor(
+    private readonly layer: StateAwareForwarder,
+    private readonly req: http.IncomingMessage,
+    private readonly plan: ProxyPlan,
+    private readonly key: string | null,
+    private readonly upstream: RequestLease,
+  ) {}
+
+  onResponse(statusCode: number, headers: Buffer[]): Buffer[] {
+    const t = readTriggers(statusCode, headers, this.layer.cookie);
+    const wanted = t.say === 'on' || t.handshake || (this.plan.stateAware === 'on' && t.say !== 'off');
+    if (wanted) this.layer.adopt(t.setsSession ?? this.key, this.req, this.upstream.last);
+    return headers;
+  }
+}
+
+/** Sees the answers on a session's private connection: the backend may end state-aware mode. */
+class PrivateObserver implements ResponseObserver {
+  constructor(
+    private readonly session: OwnedSession,
+    private readonly cookie: string,
+  ) {}
+
+  onResponse(statusCode: number, headers: Buffer[]): Buffer[] {
+    if (readTriggers(statusCode, headers, this.cookie).say === 'off') this.session.ending = true;
+    return headers;
+  }
+}
+
+/** The LeasedUpstream of one request, which remembers the member it picked for the observer. */
+class RequestLease extends LeasedUpstream {
+  last: LeasedMember | null = null;
+
+  override pick(req: http.IncomingMessage): LeasedMember | null {
+    this.last = super.pick(req);
+    return this.last;
+  }
+}
+
+export class StateAwareForwarder implements ProxyForwarder {
+  readonly cookie: string;
+  private readonly sessions: OwnedSessions;
+  private readonly leases: Leases;
+  private readonly routes = new IpcRoutes();
+  private ipc: IpcServer | null = null;
+  private handler: RequestHandler | null = null;
+
+  constructor(
+    private readonly inner: Forwarder,
+    private readonly o: StateAwareOptions,
+  ) {
+    this.cookie = o.cookie;
+    this.leases = new Leases(o.sessionTimeout);
+    this.sessions = new OwnedSessions(o.owners, o.scoreboard, o.me, o.sessionTimeout, () => this.startIpc());
+  }
+
+  /** The handler that serves requests relayed to this loop (the loop's own, without its limits,
+   * which the relaying child applied). */
+  serveRelayedWith(handler: RequestHandler): void {
+    this.handler = handler;
+  }
+
+  get ownedSessions(): OwnedSessions {
+    return this.sessions;
+  }
+
+  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
+    if (plan.stateAware === 'off') return this.inner.forward(req, res, plan, url);
+    const key = cookieValue(req.headers.cookie, this.cookie);
+    const relayed = clientOriginOf(req) !== undefined;
+    if (key !== null) {
+      const own = this.sessions.get(key);
+      if (own !== undefined) return this.inner.send(req, res, plan, url, own, new PrivateObserver(own, this.cookie));
+      if (relayed) {
+        // Sent here because this loop owned the session; it has ended since.
+        log('proxy').warn({ pid: process.pid }, 'relayed request for a state-aware session this process no longer owns; answering 502');
+        return answerPlain(res, 502);
+      }
+      const okey = ownerKey(key);
+      const entry = this.o.owners.find(okey);
+      if (entry !== null && this.routeToOwner(entry, okey, req, res, plan)) return;
+    }
+    const upstream = new RequestLease(this.inner.upstreamFor(plan), this.leases);
+    this.inner.send(req, res, plan, url, upstream, new LeaseObserver(this, req, plan, key, upstream));
+  }
+
+  /** A leased connection's answer asked for state-aware mode: the session is owned here from now. */
+  adopt(key: string | null, req: http.IncomingMessage, member: LeasedMember | null): void {
+    if (member === null) return;
+    if (key === null) {
+      log('proxy').warn({ url: req.url, cookie: this.cookie }, `the backend asked for state-aware mode, but the request has no session (no ${this.cookie} cookie); ignored`);
+      return;
+    }
+    this.sessions.adopt(key, ownerKey(key), member, req);
+  }
+
+  close(): Promise<void> {
+    this.sessions.close();
+    return Promise.all([this.inner.close(), this.leases.close(), this.routes.close(), this.ipc?.close()]).then(() => undefined);
+  }
+
+  /** Whether the request went to the owner (or was answered for a dead one). */
+  private routeToOwner(entry: OwnerEntry, okey: OwnerKey, req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan): boolean {
+    const me = this.o.me;
+    const session = sessionLabel(okey);
+    const alive = entry.state !== ORPHAN && this.o.scoreboard.pid(entry.slot) === entry.pid;
+    if (!alive) {
+      if (this.o.owners.remove(entry)) {
+        log('proxy').error(
+          { session, owner: entry.pid, pid: me.pid },
+          `state-aware session ${session}: its owner pid ${entry.pid} died and its private backend connection with it; the session leaves state-aware mode; answering 502`,
+        );
+      }
+      if (!req.complete) res.shouldKeepAlive = false;
+      answerPlain(res, 502);
+      return true;
+    }
+    if (entry.pid === me.pid && entry.thread === me.thread) {
+      // An entry of this loop that it no longer holds (cannot happen short of a bug): drop it.
+      this.o.owners.remove(entry);
+      return false;
+    }
+    const path = ipcSocketPath(this.o.runtimeDir, entry.pid, entry.thread);
+    const owners = this.o.owners;
+    this.routes.route(req, res, { ownerPid: entry.pid, path, session, forget: () => owners.remove(entry) }, plan.timeout);
+    return true;
+  }
+
+  private startIpc(): void {
+    if (this.ipc !== null || this.handler === null) return;
+    const me = this.o.me;
+    this.ipc = new IpcServer(ipcSocketPath(this.o.runtimeDir, me.pid, me.thread), this.handler, this.o.headersTimeout);
+    this.ipc.listen();
+  }
+}
