@@ -9,7 +9,6 @@ import type { ProxyForwarder } from '../proxy/forward';
 import { createUpstreams } from '../proxy/upstream';
 import { sharedOwners } from '../shm/owners-segment';
 import { StateAwareForwarder } from '../stateaware/forwarder';
-import type { OwnedSessions } from '../stateaware/owned-sessions';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
@@ -36,8 +35,9 @@ export interface Serving {
   server: ConnectionServer;
   /** Releases backend pools and writes out the access log once the server has drained. */
   close(): Promise<void>;
-  /** The state-aware sessions this loop owns, or null when no session is identified. */
-  sessions: OwnedSessions | null;
+  /** Resolves once the state-aware sessions this loop owns have ended (see
+   * StateAwareForwarder.retire); at once when it owns none. */
+  retireSessions(graceMs: number | null): Promise<void>;
 }
 
 /** The state-aware layer, when sessions are identified (docs/state-aware.md). */
@@ -70,20 +70,20 @@ export function serve(o: ServeOptions): Serving {
   stateAware?.serveRelayedWith(inner);
   const handler = limits.guard(inner);
   const accessLog = AccessLog.create(o.settings);
-  const sessions = stateAware?.ownedSessions ?? null;
+  const retireSessions = (graceMs: number | null) => (stateAware === null ? Promise.resolve() : stateAware.retire(graceMs));
   // A retiring loop is about to end with its process (or thread): its last lines go out first,
   // and the state-aware sessions it owns end before it does (StateAwareSessionTimeout at most).
   const onRetired = () => {
-    if (sessions !== null && sessions.count > 0) o.onHoldingSessions();
+    if (stateAware !== null && stateAware.ownedSessions > 0) o.onHoldingSessions();
     void Promise.resolve(accessLog?.close())
-      .then(() => sessions?.retire(o.settings.stateAware.sessionTimeout))
+      .then(() => retireSessions(o.settings.stateAware.sessionTimeout))
       .then(o.onRetired);
   };
   const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits });
   server.start();
   return {
     server,
-    sessions,
+    retireSessions,
     close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined),
   };
 }

@@ -45,7 +45,7 @@ function main(): void {
     if (m.type === 'graceful') {
       void serving.server
         .graceful()
-        .then(() => serving.sessions?.retire(m.sessionGraceMs))
+        .then(() => serving.retireSessions(m.sessionGraceMs))
         .then(done);
     }
     else {

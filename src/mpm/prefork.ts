@@ -42,7 +42,7 @@ export function runnerOf(serving: ReturnType<typeof serve>): ChildRunner {
   return {
     async graceful(sessionGraceMs: number | null) {
       await serving.server.graceful();
-      await serving.sessions?.retire(sessionGraceMs);
+      await serving.retireSessions(sessionGraceMs);
       await serving.close();
     },
     async stop() {

@@ -24,6 +24,10 @@ import { cookieValue, ownerKey, sessionLabel } from './session-key';
 import { ipcSocketPath } from './socket-path';
 import { readTriggers } from './triggers';
 
+/** How long a retiring owner waits for the answers it is relaying when its last session ends. */
+const RELAY_DRAIN_MS = 5000;
+const PRIVATE_IDLE_MARGIN_MS = 2000;
+
 export interface StateAwareOptions {
   /** The session cookie's name. */
   cookie: string;
@@ -90,7 +94,9 @@ export class StateAwareForwarder implements ProxyForwarder {
     private readonly o: StateAwareOptions,
   ) {
     this.cookie = o.cookie;
-    this.leases = new Leases(o.sessionTimeout);
+    // undici's own idle timeout stays out of the way of the session's: the sweep ends an idle
+    // session (and says why) before its connection would close under it.
+    this.leases = new Leases(o.sessionTimeout + PRIVATE_IDLE_MARGIN_MS);
     this.sessions = new OwnedSessions(o.owners, o.scoreboard, o.me, o.sessionTimeout, () => this.startIpc());
   }
 
@@ -100,8 +106,17 @@ export class StateAwareForwarder implements ProxyForwarder {
     this.handler = handler;
   }
 
-  get ownedSessions(): OwnedSessions {
-    return this.sessions;
+  /** State-aware sessions this loop owns now. */
+  get ownedSessions(): number {
+    return this.sessions.count;
+  }
+
+  /** The loop stopped accepting: resolves once its sessions have ended (OwnedSessions.retire)
+   * and the answers its IPC server was relaying have gone out. */
+  async retire(graceMs: number | null): Promise<void> {
+    await this.sessions.retire(graceMs);
+    await this.ipc?.close(RELAY_DRAIN_MS);
+    this.ipc = null;
   }
 
   forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
@@ -111,14 +126,11 @@ export class StateAwareForwarder implements ProxyForwarder {
     if (key !== null) {
       const own = this.sessions.get(key);
       if (own !== undefined) return this.inner.send(req, res, plan, url, own, new PrivateObserver(own, this.cookie));
-      if (relayed) {
-        // Sent here because this loop owned the session; it has ended since.
-        log('proxy').warn({ pid: process.pid }, 'relayed request for a state-aware session this process no longer owns; answering 502');
-        return answerPlain(res, 502);
-      }
-      const okey = ownerKey(key);
-      const entry = this.o.owners.find(okey);
-      if (entry !== null && this.routeToOwner(entry, okey, req, res, plan)) return;
+      // A relayed request whose session ended here meanwhile is an ordinary one now; it is
+      // never relayed on.
+      const okey = relayed ? null : ownerKey(key);
+      const entry = okey === null ? null : this.o.owners.find(okey);
+      if (entry !== null && okey !== null && this.routeToOwner(entry, okey, req, res, plan)) return;
     }
     const upstream = new RequestLease(this.inner.upstreamFor(plan), this.leases);
     this.inner.send(req, res, plan, url, upstream, new LeaseObserver(this, req, plan, key, upstream));

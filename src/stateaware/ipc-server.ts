@@ -59,11 +59,21 @@ export class IpcServer {
     }
   }
 
-  close(): Promise<void> {
+  /** Stops listening, lets the answers in flight finish (at most `boundMs`), then closes. */
+  close(boundMs = 0): Promise<void> {
     const server = this.server;
     if (server === null) return Promise.resolve();
     this.server = null;
-    for (const socket of this.sockets) socket.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve())).then(() => fs.rmSync(this.path, { force: true }));
+    fs.rmSync(this.path, { force: true });
+    return new Promise<void>((resolve) => {
+      const cut = setTimeout(() => {
+        for (const socket of this.sockets) socket.destroy();
+      }, boundMs);
+      server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
   }
 }
