@@ -14,6 +14,7 @@ const moduleTitles: Record<DirectiveModule, string> = {
   status: 'Handlers',
   proxy: 'Proxy',
   limits: 'Sandbox limits',
+  session: 'Sessions',
 };
 
 /** From the compiled script in dist/scripts/. */

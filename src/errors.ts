@@ -78,6 +78,21 @@ export class UsageError extends MpmproxyError {
   }
 }
 
+/** The session store cannot answer (its database is down or too slow): the request that needs
+ * the session fails with 503, other requests go on. */
+export class SessionStoreError extends MpmproxyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MPM_ERR_SESSION_STORE', message, options);
+  }
+}
+
+/** The session store's database schema is not the one this build uses. */
+export class SessionSchemaError extends MpmproxyError {
+  constructor(message: string) {
+    super('MPM_ERR_SESSION_SCHEMA', message);
+  }
+}
+
 /** Every class above, for the test that checks each code is documented. */
 export const errorCodes: readonly string[] = [
   'MPM_ERR_CONFIG',
@@ -89,4 +104,6 @@ export const errorCodes: readonly string[] = [
   'MPM_ERR_PRIVILEGES',
   'MPM_ERR_LOG_FILE',
   'MPM_ERR_USAGE',
+  'MPM_ERR_SESSION_STORE',
+  'MPM_ERR_SESSION_SCHEMA',
 ];

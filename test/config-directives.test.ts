@@ -87,7 +87,7 @@ const bad: Record<string, Array<[string, string]>> = {
   ],
   LogLevel: [
     ['LogLevel loud', '2: LogLevel: unknown level "loud" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
-    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master, log)'],
+    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master, log, session)'],
     ['LogLevel warn proxy:trace8', '2: LogLevel: unknown level "trace8" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
     ['LogLevel warn info', '2: LogLevel: takes one plain level, not both warn and info'],
   ],
@@ -170,6 +170,69 @@ const bad: Record<string, Array<[string, string]>> = {
   ],
   SSLProxyCheckPeerName: [['SSLProxyCheckPeerName maybe', '2: SSLProxyCheckPeerName: must be On or Off (got "maybe")']],
   SSLProxyVerify: [['SSLProxyVerify optional', '2: SSLProxyVerify: must be one of none, require (got "optional")']],
+  Session: [
+    ['Session maybe', '2: Session: must be On or Off (got "maybe")'],
+  ],
+  SessionStore: [
+    ['SessionStore redis', '2: SessionStore: unknown store "redis" (stores: shm, sqlite, mariadb)'],
+  ],
+  SessionCookieName: [
+    ['SessionCookieName "bad name"', '2: SessionCookieName: cookie name must be a token (got "bad name")'],
+    ['SessionCookieName sid "Path=/;Colour=red"', '2: SessionCookieName: "Colour=red": attributes are HttpOnly, Secure, SameSite=Strict|Lax|None, Path=/path, Domain=name'],
+    ['SessionCookieName sid SameSite=None', '2: SessionCookieName: SameSite=None needs Secure (browsers drop such a cookie otherwise)'],
+  ],
+  SessionMaxIdle: [
+    ['SessionMaxIdle 0', '2: SessionMaxIdle: must be longer than 0 (got "0")'],
+  ],
+  SessionMaxAge: [
+    ['SessionMaxAge forever', '2: SessionMaxAge: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "forever")'],
+  ],
+  SessionExpiryUpdateInterval: [
+    ['SessionExpiryUpdateInterval -1', '2: SessionExpiryUpdateInterval: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "-1")'],
+  ],
+  SessionRenewOnAuthentication: [
+    ['SessionRenewOnAuthentication sometimes', '2: SessionRenewOnAuthentication: must be On or Off (got "sometimes")'],
+  ],
+  SessionKeepOldCookieTimeout: [
+    ['SessionKeepOldCookieTimeout soon', '2: SessionKeepOldCookieTimeout: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "soon")'],
+  ],
+  SessionOnInvalidCookie: [
+    ['SessionOnInvalidCookie 410', '2: SessionOnInvalidCookie: must be one of new, 409 (got "410")'],
+  ],
+  SessionRequire: [
+    ['<Location /a>\nSessionRequire 403\n</Location>', '3: SessionRequire: must be 401, off, a path or an http(s) URL to redirect to (got "403")'],
+    ['SessionRequire 401', '2: SessionRequire: not allowed in server config; allowed in <Location>'],
+  ],
+  SessionRequestHeader: [
+    ['SessionRequestHeader "bad name"', '2: SessionRequestHeader: attribute names are letters, digits, - and _ (got "bad name")'],
+    ['SessionRequestHeader role "X Role"', '2: SessionRequestHeader: "X Role" is not a header name'],
+  ],
+  SessionCSRFProtect: [
+    ['SessionCSRFProtect yes', '2: SessionCSRFProtect: must be On or Off (got "yes")'],
+  ],
+  SessionCSRFAllowedOrigin: [
+    ['SessionCSRFAllowedOrigin https://a.example/path', '2: SessionCSRFAllowedOrigin: must be an origin such as https://app.example, without a path (got "https://a.example/path")'],
+    ['SessionCSRFAllowedOrigin ftp://a.example', '2: SessionCSRFAllowedOrigin: must be an origin such as https://app.example, without a path (got "ftp://a.example")'],
+  ],
+  SessionMemorySize: [
+    ['SessionMemorySize lots', '2: SessionMemorySize: must be a size such as 4096, 512K, 64MB or 1G (got "lots")'],
+  ],
+  SessionSQLiteFile: [
+    ['SessionSQLiteFile a b', '2: SessionSQLiteFile: takes one argument: SessionSQLiteFile path'],
+  ],
+  SessionDBConnect: [
+    ['SessionDBConnect mysql://u@h/db', '2: SessionDBConnect: must be a URL such as mariadb://user:password@host:3306/database (got "mysql://u@h/db")'],
+    ['SessionDBConnect mariadb://u@h', '2: SessionDBConnect: the URL names no database (mariadb://user@host/database)'],
+  ],
+  SessionDBPoolSize: [
+    ['SessionDBPoolSize 0', '2: SessionDBPoolSize: must be an integer from 1 to 1000 (got "0")'],
+  ],
+  SessionDBRetriesOnLockWaitTimeout: [
+    ['SessionDBRetriesOnLockWaitTimeout -1', '2: SessionDBRetriesOnLockWaitTimeout: must be an integer from 0 to 100 (got "-1")'],
+  ],
+  SessionDBTimeout: [
+    ['SessionDBTimeout 0', '2: SessionDBTimeout: must be longer than 0 (got "0")'],
+  ],
 };
 
 describe('every directive rejects a bad value with file:line: Directive: message', () => {

@@ -5,12 +5,36 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { embeddedConfig, loadConfig, resolveSettings } from '../src/config';
 import type { ProcessLimits } from '../src/config/process-limits';
+import { noRouteSession, type SessionSettings } from '../src/config/session';
 import type { Settings } from '../src/config/types';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpmproxy-settings-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** Settings of `config` written to tmp/main.conf, on a machine with `cpus` CPUs, as uid 1000. */
+/** The session settings of a configuration that writes no Session* directive. */
+function defaultSessionSettings(runtimeDir: string): SessionSettings {
+  return {
+    store: 'shm',
+    cookieName: 'mpmproxy_session',
+    cookie: { path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'Lax' },
+    maxIdle: 1_800_000,
+    maxAge: 28_800_000,
+    expiryUpdateInterval: 60_000,
+    renewOnAuthentication: true,
+    keepOldCookieTimeout: 5_000,
+    onInvalidCookie: 'new',
+    memorySize: 16 * 2 ** 20,
+    sqliteFile: path.join(runtimeDir, 'sessions.sqlite'),
+    dbUrl: null,
+    dbPoolSize: 4,
+    dbRetriesOnLockWaitTimeout: 3,
+    dbTimeout: 5_000,
+    limit: 0,
+    used: false,
+  };
+}
+
 function settingsOf(config: string, cpus = 4, uid = 1000): Settings {
   const file = path.join(tmp, 'main.conf');
   return resolveSettings(loadConfig({ file, text: `Listen 8080\n${config}` }), { cpus, uid });
@@ -90,7 +114,7 @@ describe('the embedded configuration', () => {
           params: {},
           file: '(embedded)',
           line: 15,
-          proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], stateAware: 'auto' },
+          proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], session: noRouteSession, stateAware: 'auto' },
         },
         { prefix: '/', kind: 'page' },
       ],
@@ -123,6 +147,8 @@ describe('the embedded configuration', () => {
           body: { timeout: 20_000, max: 0, minRate: 500 },
         },
       },
+      session: defaultSessionSettings(runtimeDir),
+      cacheSize: 0,
       upstreams: {
         dnsCacheTimeout: 3_600_000,
         backends: [
@@ -370,7 +396,7 @@ describe('routes', () => {
     params: {},
     file: `${tmp}/main.conf`,
     line,
-    proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], stateAware: 'auto' },
+    proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], session: noRouteSession, stateAware: 'auto' },
   });
 
   it('maps ProxyPass and <Location> to routes, longest prefix first', () => {

@@ -23,6 +23,8 @@ test('each error class carries its code', () => {
     new errors.PrivilegeError('x'),
     new errors.LogFileError('x'),
     new errors.UsageError('x'),
+    new errors.SessionStoreError('x'),
+    new errors.SessionSchemaError('x'),
   ];
   assert.deepEqual(
     made.map((e) => e.code).sort(),

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { request, type Daemon, type LogLine } from './helpers/daemon';
 import { HEADROOM, limitAboveIdle, oneChildConfig, pushUntil, tally } from './helpers/memory';
 import { childPidsOf, isAlive, launch, launchGate, logText, logsMatching, sleep, waitExit, waitFor } from './helpers/mpm';
-import { cookieOf, statefulBackend, type StatefulBackend } from './helpers/stateaware';
+import { cookieOf, SESSION_LINES, statefulBackend, type StatefulBackend } from './helpers/stateaware';
 import { ownerKey, sessionLabel } from '../src/stateaware/session-key';
 
 function config(backend: StatefulBackend, extra: string[]): string {
@@ -18,7 +18,7 @@ function config(backend: StatefulBackend, extra: string[]): string {
     'ThreadsPerChild 8',
     'MinSpareThreads 1',
     'MaxSpareThreads 64',
-    'SessionCookieName SID',
+    ...SESSION_LINES,
     'LogLevel info proxy:debug',
     `ProxyPass /app/ ${backend.url}/`,
     '<Location /server-status>\n  SetHandler server-status\n</Location>',
@@ -117,7 +117,7 @@ test('graceful restart: the old owner keeps its sessions past ExitTimeout, until
 test('MemoryPolicy restart: the owner over LimitMemory is replaced, keeps its session until it ends, then leaves', async (t) => {
   const gate = await launchGate(t);
   const backend = await statefulBackend(t);
-  const conf = oneChildConfig(gate, ['MemoryPolicy restart', 'SessionCookieName SID', 'LogLevel info proxy:debug', `ProxyPass /app/ ${backend.url}/`]);
+  const conf = oneChildConfig(gate, ['MemoryPolicy restart', ...SESSION_LINES, 'LogLevel info proxy:debug', `ProxyPass /app/ ${backend.url}/`]);
   const d = await launch(t, { config: conf(), waitChildren: 1 });
   const { child } = await limitAboveIdle(d, conf, HEADROOM);
   const s = await login(d, 'heavy');

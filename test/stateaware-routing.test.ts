@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { request, type Daemon } from './helpers/daemon';
 import { launch, logText, logsMatching } from './helpers/mpm';
 import { digest, noise } from './helpers/proxy';
-import { cookieOf, statefulBackend, type StatefulBackend } from './helpers/stateaware';
+import { cookieOf, SESSION_LINES, statefulBackend, type StatefulBackend } from './helpers/stateaware';
 
 const CHILDREN = 3;
 
@@ -22,7 +22,7 @@ function config(backend: StatefulBackend, extra: string[] = []): string {
     'ThreadsPerChild 8',
     'MinSpareThreads 1',
     'MaxSpareThreads 64',
-    'SessionCookieName SID',
+    ...SESSION_LINES,
     'LogLevel info proxy:debug',
     `ProxyPass /app/ ${backend.url}/`,
     '<Location /server-status>\n  SetHandler server-status\n</Location>',
@@ -124,6 +124,15 @@ test('state-aware sessions across three children', async (t) => {
     assert.ok(routedUp && routedDown, `not routed over IPC in both directions (up ${routedUp}, down ${routedDown})`);
   });
 
+  await t.test('the session ending (X-Session-Invalidate) ends its state-aware mode', async () => {
+    const login = await json(port, '/app/login?user=invalidated');
+    const cookie = cookieOf(login.headers);
+    const before = Number((await d.status()).fields.StateAwareSessions);
+    assert.equal((await json(port, '/app/invalidate', cookie)).status, 200);
+    await d.waitLog('the state-aware session to end with it', (l) => /^state-aware session [0-9a-f]{8} ended: the session ended$/.test(l.msg));
+    assert.equal(Number((await d.status()).fields.StateAwareSessions), before - 1);
+  });
+
   await t.test('X-StateAware: off ends the mode: the private connection closes and the session is ordinary again', async () => {
     const login = await json(port, '/app/login?user=leaving');
     const cookie = cookieOf(login.headers);
@@ -137,18 +146,16 @@ test('state-aware sessions across three children', async (t) => {
   });
 });
 
-test('StateAware off on a <Location> leaves its sessions ordinary; a request without a session is never state-aware', async (t) => {
+test('StateAware off on a <Location> leaves its sessions ordinary', async (t) => {
   const backend = await statefulBackend(t);
   const d = await launch(t, { config: config(backend, ['<Location /app/plain>\n  StateAware off\n</Location>']), waitChildren: CHILDREN });
   const plain = await json(d.port, '/app/plain/login');
   assert.equal(plain.status, 200);
   assert.equal(plain.headers['x-stateaware'], undefined, 'the header is consumed even where it has no effect');
-  const status = await d.status();
-  assert.equal(Number(status.fields.StateAwareSessions), 0);
-  // X-StateAware: on without a session cookie in the request or the response: said, and ignored.
-  const none = await json(d.port, '/app/logout');
-  assert.equal(none.status, 200);
-  assert.equal((await d.status()).fields.StateAwareSessions, '0');
+  assert.equal(Number((await d.status()).fields.StateAwareSessions), 0);
+  // The same backend answer elsewhere makes the session state-aware.
+  await json(d.port, '/app/login?user=elsewhere');
+  assert.equal(Number((await d.status()).fields.StateAwareSessions), 1);
 });
 
 async function upload(port: number, cookie: string, size: number): Promise<{ status: number; body: string; sent: { sha256: string; length: number } }> {

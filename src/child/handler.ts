@@ -6,6 +6,8 @@ import { clientOriginOf } from '../proxy/client-origin';
 import type { ProxyForwarder } from '../proxy/forward';
 import { framingRefusal, logRefusal, type Refusal } from '../proxy/framing';
 import { answerPlain } from '../proxy/plain-answer';
+import type { ProxyPlan } from '../proxy/route-plan';
+import type { Begun, SessionLayer } from '../session/session-layer';
 import { matchRoute, onlyServedRoutes, routingTarget, servedRoutesFor } from './router';
 import { serveDefaultPage } from './default-page';
 
@@ -15,6 +17,8 @@ export interface HandlerParts {
   settings: Settings;
   forwarder: ProxyForwarder;
   serveStatus: RequestHandler;
+  /** Null when no path has sessions. */
+  sessions: SessionLayer | null;
 }
 
 const badTarget: Refusal = { status: 400, reason: 'the request target is not a path, or climbs above /' };
@@ -49,7 +53,19 @@ export function createHandler(p: HandlerParts): RequestHandler {
       case 'exclude':
         return answerPlain(res, 404);
       case 'proxy':
-        return p.forwarder.forward(req, res, route, url);
+        if (p.sessions !== null && route.session.enabled) return withSession(p.sessions, p.forwarder, req, res, route, url);
+        return p.forwarder.forward(req, res, route, url, null);
     }
   };
+}
+
+function withSession(sessions: SessionLayer, forwarder: ProxyForwarder, req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
+  const go = (session: Begun): void => {
+    // Answered by the session step, or the client left while the store was asked.
+    if (session === null || res.destroyed) return;
+    forwarder.forward(req, res, plan, url, session);
+  };
+  const begun = sessions.begin(req, res, plan.session);
+  if (begun instanceof Promise) void begun.then(go);
+  else go(begun);
 }

@@ -7,6 +7,8 @@ import { AccessLog } from '../log/access-log';
 import { Forwarder } from '../proxy/forward';
 import type { ProxyForwarder } from '../proxy/forward';
 import { createUpstreams } from '../proxy/upstream';
+import { openSessionStore } from '../session/open-store';
+import { SessionLayer } from '../session/session-layer';
 import { sharedOwners } from '../shm/owners-segment';
 import { StateAwareForwarder } from '../stateaware/forwarder';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
@@ -40,13 +42,12 @@ export interface Serving {
   retireSessions(graceMs: number | null): Promise<void>;
 }
 
-/** The state-aware layer, when sessions are identified (docs/state-aware.md). */
+/** The state-aware layer, when some path has sessions (docs/state-aware.md). */
 function stateAwareLayer(o: ServeOptions, forwarder: Forwarder): StateAwareForwarder | null {
   const s = o.settings;
   const owners = sharedOwners();
-  if (s.stateAware.sessionCookie === null || owners === null) return null;
+  if (!s.session.used || owners === null) return null;
   return new StateAwareForwarder(forwarder, {
-    cookie: s.stateAware.sessionCookie,
     sessionTimeout: s.stateAware.sessionTimeout,
     runtimeDir: s.runtimeDir,
     headersTimeout: s.timeout,
@@ -62,10 +63,12 @@ export function serve(o: ServeOptions): Serving {
   const stateAware = stateAwareLayer(o, plain);
   const forwarder: ProxyForwarder = stateAware ?? plain;
   const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
+  const sessions = o.settings.session.used ? new SessionLayer(o.settings.session, openSessionStore(o.settings, o.scoreboard.masterPid)) : null;
   const inner = createHandler({
     settings: o.settings,
     forwarder,
     serveStatus: createStatusHandler(o.settings, o.scoreboard, limits),
+    sessions,
   });
   stateAware?.serveRelayedWith(inner);
   const handler = limits.guard(inner);
@@ -84,6 +87,6 @@ export function serve(o: ServeOptions): Serving {
   return {
     server,
     retireSessions,
-    close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined),
+    close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close(), sessions?.store.close()]).then(() => undefined),
   };
 }

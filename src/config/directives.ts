@@ -11,6 +11,7 @@ import { mpmDirectives } from './directives/mpm';
 import { processLimitDirectives } from './directives/process-limits';
 import { proxyDirectives } from './directives/proxy';
 import { stateAwareDirectives } from './directives/stateaware';
+import { sessionDirectives } from './directives/session';
 import { statusDirectives } from './directives/status';
 import type { DirectiveSpec, UseContext } from './directive-spec';
 import { nearest } from './suggest';
@@ -30,6 +31,7 @@ export const directives = {
   ...balancerDirectives,
   ...limitDirectives,
   ...stateAwareDirectives,
+  ...sessionDirectives,
 };
 
 export const directiveList: readonly DirectiveSpec[] = Object.values(directives);

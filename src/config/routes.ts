@@ -5,6 +5,7 @@
 
 import { ConfigError } from '../errors';
 import { directives, lastValue, usesOf, type ProxyPassValue } from './directives';
+import { mergeRouteSession, noRouteSession, routeSessionDirectives } from './session';
 import type { ProxyOptions, ProxyRoute, Route, Section } from './types';
 
 /** A route before the options of the host it is served in are known. */
@@ -73,6 +74,7 @@ const optionNames = new Set([
   directives.ProxyPreserveHost.name,
   directives.ProxyAddHeaders.name,
   directives.StateAware.name,
+  ...routeSessionDirectives,
 ]);
 
 /**
@@ -100,7 +102,7 @@ function covers(prefix: string, path: string): boolean {
 }
 
 function proxyOptions(prefix: string, sections: readonly Section[], locations: readonly Section[], timeout: number): ProxyOptions {
-  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [], stateAware: 'auto' };
+  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [], session: noRouteSession, stateAware: 'auto' };
   for (const section of sections) {
     o.timeout = lastValue(section, directives.ProxyTimeout) ?? o.timeout;
     mergeOptions(o, section);
@@ -114,6 +116,7 @@ function mergeOptions(o: ProxyOptions, section: Section): void {
   o.addHeaders = lastValue(section, directives.ProxyAddHeaders) ?? o.addHeaders;
   o.stateAware = lastValue(section, directives.StateAware) ?? o.stateAware;
   for (const use of usesOf(section, directives.ProxyPassReverse)) o.reverse.push(use.value);
+  o.session = mergeRouteSession(o.session, section);
 }
 
 /** Longest prefix first; equal lengths (which no path can both match) alphabetically, so

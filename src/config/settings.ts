@@ -11,6 +11,7 @@ import { requestsPerConnection, resolveLimitSettings } from '../limits/settings'
 import { resolveProcessLimits } from './process-limits';
 import { resolveRoutes, trustedAddresses } from './routes';
 import { resolveSandbox } from './sandbox';
+import { cacheSegmentSize, resolveSessionSettings } from './session';
 import { proxyPasses, resolveUpstreams } from './upstreams';
 import type { DirectiveUse, LogLevelName, ParsedConfig, Route, Section, Settings, VirtualHostSpec } from './types';
 
@@ -76,6 +77,16 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
   const clientLimits = resolveLimitSettings(value);
   const routes = resolveRoutes(root, null, timeout);
   const trusted = trustedAddresses(root) ?? [];
+  const virtualHosts = root.sections
+    .filter((s) => s.context === 'virtualhost')
+    .map((host) => virtualHost(host, resolveRoutes(root, host, timeout), trusted, accessLogs));
+  const session = resolveSessionSettings(root, value, {
+    runtimeDir,
+    fromRoot,
+    limitCache: clientLimits.cache,
+    limitSessions: clientLimits.sessions,
+    used: [routes, ...virtualHosts.map((h) => h.routes)].some((rs) => rs.some((r) => r.kind === 'proxy' && r.proxy.session.enabled)),
+  });
 
   return {
     configFile: root.file,
@@ -102,9 +113,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     accessLogs: accessLogs.server,
     routes,
     trustedAddresses: trusted,
-    virtualHosts: root.sections
-      .filter((s) => s.context === 'virtualhost')
-      .map((host) => virtualHost(host, resolveRoutes(root, host, timeout), trusted, accessLogs)),
+    virtualHosts,
     upstreams: resolveUpstreams(root, proxyPasses(root), {
       // mod_proxy's timeout= defaults to ProxyTimeout, which defaults to Timeout.
       timeout: value(directives.ProxyTimeout) ?? timeout,
@@ -115,8 +124,9 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     stateAware: {
       sessionTimeout: value(directives.StateAwareSessionTimeout) ?? 300_000,
       sessionLimit: value(directives.StateAwareSessionLimit) ?? 1024,
-      sessionCookie: value(directives.SessionCookieName) ?? null,
     },
+    session,
+    cacheSize: cacheSegmentSize(clientLimits.cache, session),
     warnings,
   };
 }

@@ -4,6 +4,7 @@
 
 import type { CrashRecoveryStrategy, MemoryPolicy } from './directives/process-limits';
 import type { StateAwareMode } from './directives/stateaware';
+import type { RouteSession, SessionSettings } from './session';
 import type { UpstreamSettings } from './upstreams';
 
 export type ContextName = 'server' | 'virtualhost' | 'location' | 'proxy';
@@ -81,6 +82,8 @@ export interface ProxyOptions {
   reverse: ReverseRule[];
   /** StateAware in force on the path (docs/state-aware.md). */
   stateAware: StateAwareMode;
+  /** What the path does with sessions (docs/sessions.md). */
+  session: RouteSession;
 }
 
 /** `ProxyPassReverse path url`: a response header value starting with `url` gets `path` in place
@@ -166,6 +169,10 @@ export interface Settings {
   stateAware: StateAwareSettings;
   /** The sandbox limits on what clients send and hold (docs/limits.md). */
   limits: LimitSettings;
+  /** Sessions: cookie, lifetimes, store (docs/sessions.md). */
+  session: SessionSettings;
+  /** Bytes of the shared cache segment (LimitCache, or the shm session store's size); 0: none. */
+  cacheSize: number;
   /** Adjustments made while resolving (Apache-style: "ThreadsPerChild lowered to ThreadLimit"),
    * logged at start-up and by -t. */
   warnings: string[];
@@ -176,8 +183,6 @@ export interface StateAwareSettings {
   sessionTimeout: number;
   /** Sessions the owner table holds (fixed for the master's life, like ServerLimit). */
   sessionLimit: number;
-  /** The cookie that names a session; null: no session is identified, nothing is state-aware. */
-  sessionCookie: string | null;
 }
 
 export interface VirtualHostSpec {

@@ -19,6 +19,8 @@ import type { OwnerTable } from '../shm/owners';
 import { createOwnersSegment, ownersSegmentName, removeOwnersSegment } from '../shm/owners-segment';
 import { removeIpcSockets } from '../stateaware/socket-path';
 import { CHILD_FATAL_EXIT } from '../child/messages';
+import { ServerReaper } from '../session/server-reaper';
+import { cacheSegmentName, createCacheSegment, removeCacheSegment } from '../shm/cache-segment';
 import { MasterCounters } from '../limits/master-counters';
 import { applyFileLimit } from '../native/rlimits';
 import { ChildTable, describeExit } from './children';
@@ -49,6 +51,10 @@ export class Master {
   private health!: HealthTable;
   private readonly ownersName = ownersSegmentName(process.pid);
   private owners!: OwnerTable;
+  private readonly cacheName = cacheSegmentName(process.pid);
+  /** Bytes of the cache segment made at start; 0 while there is none. */
+  private cacheSize = 0;
+  private readonly reaper = new ServerReaper(process.pid);
   private children!: ChildTable;
   private memory!: MemoryWatch;
   private handOver!: HandOver;
@@ -93,6 +99,7 @@ export class Master {
     this.health.assign(memberKeys(s.upstreams));
     this.owners = createOwnersSegment(this.ownersName, s.stateAware.sessionLimit);
     try {
+      this.createCache(s);
       this.shareWithChildren();
       writePidFile(s.pidFile);
     } catch (err) {
@@ -124,6 +131,7 @@ export class Master {
       { mpm: s.mpm, listen: s.listen.map((l) => l.text) },
       `mpmproxy configured -- resuming normal operations`,
     );
+    this.reaper.update(s);
     this.installSignals();
     this.startGeneration();
     this.maintenanceTimer = setInterval(() => this.maintain(), MAINTENANCE_INTERVAL_MS);
@@ -143,7 +151,17 @@ export class Master {
     this.limitCounters.shareWith(this.identity.uid, this.identity.gid);
     fs.chownSync(`/dev/shm${this.healthName}`, this.identity.uid, this.identity.gid);
     fs.chownSync(`/dev/shm${this.ownersName}`, this.identity.uid, this.identity.gid);
+    if (this.cacheSize > 0) fs.chownSync(`/dev/shm${this.cacheName}`, this.identity.uid, this.identity.gid);
     fs.chownSync(s.runtimeDir, this.identity.uid, this.identity.gid);
+  }
+
+  /** The cache segment (LimitCache), made once: it keeps its size, and what is in it, across
+   * restarts, as the scoreboard does. */
+  private createCache(s: Settings): void {
+    if (this.cacheSize > 0 || s.cacheSize === 0) return;
+    createCacheSegment(this.cacheName, s.cacheSize, s.limits.cacheItem);
+    this.cacheSize = s.cacheSize;
+    if (this.identity) fs.chownSync(`/dev/shm${this.cacheName}`, this.identity.uid, this.identity.gid);
   }
 
   private installSignals(): void {
@@ -375,6 +393,8 @@ export class Master {
     this.crashPolicy.reset(next.crashRecoveryStrategy);
     // Before the new generation starts: its children look their members up in the table.
     this.health.assign(memberKeys(next.upstreams));
+    this.createCache(next);
+    this.reaper.update(next);
     this.mpm = mpmFor(next.mpm);
     this.identity = childIdentity(next.user, next.group);
     configureLogging(next);
@@ -418,6 +438,10 @@ export class Master {
       next.stateAware.sessionLimit = s.stateAware.sessionLimit;
     }
     next.threadsPerChild = Math.min(next.threadsPerChild, next.threadLimit);
+    if (this.cacheSize > 0 && next.cacheSize !== this.cacheSize) {
+      next.warnings.push(`changing the cache segment's size (LimitCache or SessionMemorySize) to ${next.cacheSize} bytes needs a full stop and start; keeping ${this.cacheSize}`);
+      next.cacheSize = this.cacheSize;
+    }
     return next;
   }
 
@@ -463,6 +487,8 @@ export class Master {
     this.limitCounters?.remove();
     removeHealthSegment(this.healthName);
     removeOwnersSegment(this.ownersName);
+    this.reaper.stop();
+    if (this.cacheSize > 0) removeCacheSegment(this.cacheName);
     removePidFile(this.settings.pidFile);
   }
 }

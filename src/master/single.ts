@@ -8,6 +8,8 @@ import { createHealthSegment, healthSegmentName, removeHealthSegment, useHealthS
 import { createOwnersSegment, ownersSegmentName, removeOwnersSegment, useOwnersSegment } from '../shm/owners-segment';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
 import { applyFileLimit } from '../native/rlimits';
+import { ServerReaper } from '../session/server-reaper';
+import { cacheSegmentName, createCacheSegment, removeCacheSegment } from '../shm/cache-segment';
 import { Listeners } from './listeners';
 import { removePidFile, writePidFile } from './pidfile';
 
@@ -26,6 +28,10 @@ export async function runSingleProcess(s: Settings): Promise<number> {
   const ownersName = ownersSegmentName(process.pid);
   createOwnersSegment(ownersName, s.stateAware.sessionLimit);
   useOwnersSegment(ownersName);
+  const cacheName = cacheSegmentName(process.pid);
+  if (s.cacheSize > 0) createCacheSegment(cacheName, s.cacheSize, s.limits.cacheItem);
+  const reaper = new ServerReaper(process.pid);
+  reaper.update(s);
   const mpm = mpmFor(s.mpm);
   scoreboard.claimProcess(0, process.pid, 0, mpm.slotsPerChild(s));
   writePidFile(s.pidFile);
@@ -36,6 +42,8 @@ export async function runSingleProcess(s: Settings): Promise<number> {
       limitCounters.remove();
       removeHealthSegment(healthName);
       removeOwnersSegment(ownersName);
+      reaper.stop();
+      if (s.cacheSize > 0) removeCacheSegment(cacheName);
       removePidFile(s.pidFile);
       log('master').notice('mpmproxy stopped');
       flushLogs();

@@ -13,6 +13,7 @@ import type net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
+import type { Commit, RequestSession } from '../session/request-session';
 import { clientOriginOf } from './client-origin';
 import { clientResponseHeaders, linkValues, trailerPairs, type ClientFacts, type ResponseTarget } from './headers';
 import { describeFailure } from './hints';
@@ -46,6 +47,8 @@ function onResponseDrain(this: ExchangeResponse): void {
 
 /** Why a backend request is aborted when the client side ended first. */
 const clientGone = new Error('the client closed the connection');
+/** Why a backend answer is dropped when its session changes could not be stored. */
+const sessionRefused = new Error('the session store refused the session change');
 
 /** Stops a request that is waiting for or streaming to a backend, once its client connection
  * answered for it another way (llhttp refused the rest of the request). */
@@ -88,6 +91,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     private readonly upstream: Upstream,
     private readonly member: UpstreamMember,
     private expectContinue: boolean,
+    /** The request's session on a path with sessions: the answer's X-Session-* headers go to it. */
+    private readonly session: RequestSession | null = null,
     private readonly observer: ResponseObserver | null = null,
   ) {
     const origin = clientOriginOf(req);
@@ -126,14 +131,65 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
       this.informational(statusCode, headers);
       return true;
     }
-    const res = this.res;
     this.state = RELAYING;
     this.resumeBackend = resume;
     if (this.observer !== null) headers = this.observer.onResponse(statusCode, headers);
-    this.chunkable = res.useChunkedEncodingByDefault && this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
-    res.writeHead(statusCode, statusText || undefined, clientResponseHeaders(headers, this.plan, this));
-    holdWrites(this);
+    if (this.session !== null) return this.sessionHead(this.session, statusCode, headers, statusText, resume);
+    this.relayHead(statusCode, headers, statusText, null);
     return true;
+  }
+
+  private relayHead(statusCode: number, headers: Buffer[], statusText: string, setCookies: string[] | null): void {
+    const res = this.res;
+    this.chunkable = res.useChunkedEncodingByDefault && this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
+    const out = clientResponseHeaders(headers, this.plan, this);
+    if (setCookies !== null) for (const cookie of setCookies) out.push('Set-Cookie', cookie);
+    res.writeHead(statusCode, statusText || undefined, out);
+    holdWrites(this);
+  }
+
+  /**
+   * Stores what the backend's X-Session-* headers ask before the answer goes out, so the client
+   * never holds a cookie the store has not taken. A store that answers later (MariaDB) pauses
+   * the backend meanwhile: undici delivers no body until resume().
+   */
+  private sessionHead(session: RequestSession, statusCode: number, raw: Buffer[], statusText: string, resume: () => void): boolean {
+    const { raw: headers, changes } = session.take(raw);
+    const relay = (c: Commit): void => {
+      if (this.clientEnd !== NOT_ENDED) return;
+      if ('status' in c) return this.refuseSession(c.reason);
+      this.relayHead(statusCode, headers, statusText, c.setCookies);
+    };
+    let commit: Commit | Promise<Commit>;
+    try {
+      commit = session.commit(changes);
+    } catch (err) {
+      this.refuseSession((err as Error).message);
+      return true;
+    }
+    if (!(commit instanceof Promise)) {
+      relay(commit);
+      return true;
+    }
+    commit.then(
+      (c) => {
+        relay(c);
+        if (this.clientEnd === NOT_ENDED) resume();
+      },
+      (err: unknown) => this.refuseSession((err as Error)?.message ?? String(err)),
+    );
+    return false;
+  }
+
+  /** The backend answered but its session change could not be stored: 503 instead. */
+  private refuseSession(reason: string): void {
+    if (this.clientEnd !== NOT_ENDED) return;
+    log('session').error({ backend: this.member.name, url: this.req.url }, `${reason}; answering 503`);
+    this.clientEnd = REFUSED;
+    this.settle('ok');
+    if (!this.req.complete) this.res.shouldKeepAlive = false;
+    answerPlain(this.res, 503);
+    this.abortBackend?.(sessionRefused);
   }
 
   onData(chunk: Buffer): boolean {

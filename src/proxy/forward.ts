@@ -5,6 +5,8 @@
 import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
+import type { RequestSession } from '../session/request-session';
+import { sessionRequestHeaders } from '../session/session-layer';
 import { Exchange, type ResponseObserver } from './exchange';
 import { backendRequestHeaders } from './headers';
 import { answerPlain } from './plain-answer';
@@ -20,7 +22,7 @@ function expectsContinue(req: http.IncomingMessage): boolean {
 /** What the request handler hands a proxied request to: this Forwarder, or the state-aware
  * layer in front of it (src/stateaware/). */
 export interface ProxyForwarder {
-  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void;
+  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: RequestSession | null): void;
   close(): Promise<void>;
 }
 
@@ -30,9 +32,9 @@ export class Forwarder implements ProxyForwarder {
 
   constructor(private readonly upstreams: Upstreams) {}
 
-  /** `url` is the request's path and query, normalized. */
-  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
-    this.send(req, res, plan, url, this.upstreamFor(plan), null);
+  /** `url` is the request's path and query, normalized; `session` on paths with sessions. */
+  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: RequestSession | null = null): void {
+    this.send(req, res, plan, url, session, this.upstreamFor(plan), null);
   }
 
   /** Sends the request to the member `upstream` picks; `observer` sees the final response first. */
@@ -41,6 +43,7 @@ export class Forwarder implements ProxyForwarder {
     res: http.ServerResponse,
     plan: ProxyPlan,
     url: string,
+    session: RequestSession | null,
     upstream: Upstream,
     observer: ResponseObserver | null,
   ): void {
@@ -51,14 +54,16 @@ export class Forwarder implements ProxyForwarder {
       answerPlain(res, 503);
       return;
     }
-    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), observer);
+    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), session, observer);
     const length = req.headers['content-length'];
     const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    const headers = backendRequestHeaders(req, plan, exchange, member.host);
+    if (session !== null) sessionRequestHeaders(headers, plan.session, session);
     member.dispatcher.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
         path: plan.backendPath(url),
-        headers: backendRequestHeaders(req, plan, exchange, member.host),
+        headers,
         body: hasBody ? req : null,
         headersTimeout: plan.timeout,
         bodyTimeout: plan.timeout,

@@ -4,6 +4,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import type { ProxyOptions, ProxyRoute } from '../config/types';
+import type { RouteSession } from '../config/session';
 import { ReverseMap } from './reverse';
 
 /** What a route takes from the server or virtual host it is served in. */
@@ -42,6 +43,8 @@ export class ProxyPlan {
   /** StateAware on this path (docs/state-aware.md). */
   readonly stateAware: ProxyOptions['stateAware'];
   readonly reverse: ReverseMap | null;
+  /** What the path does with sessions. */
+  readonly session: RouteSession;
   /** This server's name in Via and X-Forwarded-Server. */
   readonly serverName: string;
   private readonly via11: string;
@@ -61,6 +64,7 @@ export class ProxyPlan {
     this.timeoutText = own === undefined ? `${seconds(o.timeout)} (ProxyTimeout)` : `timeout=${own} of the ProxyPass`;
     this.stateAware = o.stateAware;
     this.reverse = o.reverse.length > 0 ? new ReverseMap(o.reverse) : null;
+    this.session = o.session;
     this.serverName = (host.serverName ?? os.hostname()).replace(/^https?:\/\//, '');
     this.via11 = `1.1 ${this.serverName}`;
     // balancer://name has no path at all, where http://host has '/'.

@@ -4,8 +4,8 @@
 // when another loop does (one lookup in the shared owner table), or, while the session is an
 // ordinary one, over a leased connection that the response may turn into the session's private
 // one. A session whose owner died gets 502 once, with the dead owner named, and is an ordinary
-// session again from then on. Paths with StateAware off, and servers that identify no session,
-// take the Forwarder's path unchanged.
+// session again from then on. Paths with StateAware off, and paths without sessions, take the
+// Forwarder's path unchanged.
 import type http from 'node:http';
 import { log } from '../log/logger';
 import { clientOriginOf } from '../proxy/client-origin';
@@ -13,6 +13,9 @@ import type { ResponseObserver } from '../proxy/exchange';
 import type { Forwarder, ProxyForwarder } from '../proxy/forward';
 import { answerPlain } from '../proxy/plain-answer';
 import type { ProxyPlan } from '../proxy/route-plan';
+import type { Outcome, Upstream, UpstreamMember } from '../proxy/upstream';
+import { sessionEvents } from '../session/events';
+import type { RequestSession } from '../session/request-session';
 import { ORPHAN, type OwnerEntry, type OwnerKey, type OwnerTable } from '../shm/owners';
 import type { Scoreboard } from '../shm/scoreboard';
 import type { RequestHandler } from '../child/handler';
@@ -20,7 +23,7 @@ import { IpcRoutes } from './ipc-route';
 import { IpcServer } from './ipc-server';
 import { LeasedUpstream, Leases, type LeasedMember } from './leases';
 import { OwnedSessions, type OwnedSession, type OwnerIdentity } from './owned-sessions';
-import { cookieValue, ownerKey, sessionLabel } from './session-key';
+import { ownerKey, sessionLabel } from './session-key';
 import { ipcSocketPath } from './socket-path';
 import { readTriggers } from './triggers';
 
@@ -29,8 +32,6 @@ const RELAY_DRAIN_MS = 5000;
 const PRIVATE_IDLE_MARGIN_MS = 2000;
 
 export interface StateAwareOptions {
-  /** The session cookie's name. */
-  cookie: string;
   sessionTimeout: number;
   runtimeDir: string;
   /** Bounds the wait for a relayed request's headers on the IPC server. */
@@ -40,49 +41,57 @@ export interface StateAwareOptions {
   me: OwnerIdentity;
 }
 
-/** Sees the answer to a request sent on a leased connection: the session may become state-aware. */
-class LeaseObserver implements ResponseObserver {
+/**
+ * The upstream of one request sent on a leased connection. Its answer may ask for state-aware
+ * mode (the observer side); the lease is adopted once the answer is complete, when the session
+ * layer has given the session its final id (created, or renewed by a login).
+ */
+class RequestLease extends LeasedUpstream implements ResponseObserver {
+  private last: LeasedMember | null = null;
+  private wanted = false;
+
   constructor(
+    inner: Upstream,
+    leases: Leases,
     private readonly layer: StateAwareForwarder,
     private readonly req: http.IncomingMessage,
     private readonly plan: ProxyPlan,
-    private readonly key: string | null,
-    private readonly upstream: RequestLease,
-  ) {}
-
-  onResponse(statusCode: number, headers: Buffer[]): Buffer[] {
-    const t = readTriggers(statusCode, headers, this.layer.cookie);
-    const wanted = t.say === 'on' || t.handshake || (this.plan.stateAware === 'on' && t.say !== 'off');
-    if (wanted) this.layer.adopt(t.setsSession ?? this.key, this.req, this.upstream.last);
-    return headers;
+    private readonly session: RequestSession,
+  ) {
+    super(inner, leases);
   }
-}
-
-/** Sees the answers on a session's private connection: the backend may end state-aware mode. */
-class PrivateObserver implements ResponseObserver {
-  constructor(
-    private readonly session: OwnedSession,
-    private readonly cookie: string,
-  ) {}
-
-  onResponse(statusCode: number, headers: Buffer[]): Buffer[] {
-    if (readTriggers(statusCode, headers, this.cookie).say === 'off') this.session.ending = true;
-    return headers;
-  }
-}
-
-/** The LeasedUpstream of one request, which remembers the member it picked for the observer. */
-class RequestLease extends LeasedUpstream {
-  last: LeasedMember | null = null;
 
   override pick(req: http.IncomingMessage): LeasedMember | null {
     this.last = super.pick(req);
     return this.last;
   }
+
+  onResponse(statusCode: number, headers: Buffer[]): Buffer[] {
+    const t = readTriggers(statusCode, headers);
+    this.wanted = t.say === 'on' || t.handshake || (this.plan.stateAware === 'on' && t.say !== 'off');
+    // A handshake may start before the client has a session: one is made for it now, so that
+    // this answer carries its cookie and the next leg can be routed.
+    if (this.wanted && this.session.id === null) void this.session.ensure();
+    return headers;
+  }
+
+  override done(member: UpstreamMember, outcome: Outcome): void {
+    if (this.wanted && outcome === 'ok' && this.last !== null) this.layer.adopt(this.session.id, this.req, this.last);
+    super.done(member, outcome);
+  }
+}
+
+/** Sees the answers on a session's private connection: the backend may end state-aware mode. */
+class PrivateObserver implements ResponseObserver {
+  constructor(private readonly session: OwnedSession) {}
+
+  onResponse(statusCode: number, headers: Buffer[]): Buffer[] {
+    if (readTriggers(statusCode, headers).say === 'off') this.session.ending = true;
+    return headers;
+  }
 }
 
 export class StateAwareForwarder implements ProxyForwarder {
-  readonly cookie: string;
   private readonly sessions: OwnedSessions;
   private readonly leases: Leases;
   private readonly routes = new IpcRoutes();
@@ -93,12 +102,25 @@ export class StateAwareForwarder implements ProxyForwarder {
     private readonly inner: Forwarder,
     private readonly o: StateAwareOptions,
   ) {
-    this.cookie = o.cookie;
     // undici's own idle timeout stays out of the way of the session's: the sweep ends an idle
     // session (and says why) before its connection would close under it.
     this.leases = new Leases(o.sessionTimeout + PRIVATE_IDLE_MARGIN_MS);
     this.sessions = new OwnedSessions(o.owners, o.scoreboard, o.me, o.sessionTimeout, () => this.startIpc());
+    sessionEvents.on('authenticated', this.onRenewed);
+    sessionEvents.on('invalidated', this.onEnded);
+    sessionEvents.on('expired', this.onEnded);
   }
+
+  /** A login renewed the session's id: its state-aware mode follows it to the new one. */
+  private readonly onRenewed = (e: { id: string; oldId: string }): void => {
+    if (e.id !== e.oldId) this.sessions.rekey(e.oldId, e.id, ownerKey(e.id));
+  };
+
+  /** The session ended: so does its state-aware mode. */
+  private readonly onEnded = (e: { id: string }): void => {
+    const own = this.sessions.get(e.id);
+    if (own !== undefined) this.sessions.end(own, 'the session ended');
+  };
 
   /** The handler that serves requests relayed to this loop (the loop's own, without its limits,
    * which the relaying child applied). */
@@ -119,34 +141,37 @@ export class StateAwareForwarder implements ProxyForwarder {
     this.ipc = null;
   }
 
-  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
-    if (plan.stateAware === 'off') return this.inner.forward(req, res, plan, url);
-    const key = cookieValue(req.headers.cookie, this.cookie);
+  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: RequestSession | null): void {
+    if (plan.stateAware === 'off' || session === null) return this.inner.forward(req, res, plan, url, session);
+    const key = session.id;
     const relayed = clientOriginOf(req) !== undefined;
     if (key !== null) {
       const own = this.sessions.get(key);
-      if (own !== undefined) return this.inner.send(req, res, plan, url, own, new PrivateObserver(own, this.cookie));
+      if (own !== undefined) return this.inner.send(req, res, plan, url, session, own, new PrivateObserver(own));
       // A relayed request whose session ended here meanwhile is an ordinary one now; it is
       // never relayed on.
       const okey = relayed ? null : ownerKey(key);
       const entry = okey === null ? null : this.o.owners.find(okey);
       if (entry !== null && okey !== null && this.routeToOwner(entry, okey, req, res, plan)) return;
     }
-    const upstream = new RequestLease(this.inner.upstreamFor(plan), this.leases);
-    this.inner.send(req, res, plan, url, upstream, new LeaseObserver(this, req, plan, key, upstream));
+    const lease = new RequestLease(this.inner.upstreamFor(plan), this.leases, this, req, plan, session);
+    this.inner.send(req, res, plan, url, session, lease, lease);
   }
 
   /** A leased connection's answer asked for state-aware mode: the session is owned here from now. */
   adopt(key: string | null, req: http.IncomingMessage, member: LeasedMember | null): void {
     if (member === null) return;
     if (key === null) {
-      log('proxy').warn({ url: req.url, cookie: this.cookie }, `the backend asked for state-aware mode, but the request has no session (no ${this.cookie} cookie); ignored`);
+      log('proxy').warn({ url: req.url }, 'the backend asked for state-aware mode, but the request has no session and none could be made; ignored');
       return;
     }
     this.sessions.adopt(key, ownerKey(key), member, req);
   }
 
   close(): Promise<void> {
+    sessionEvents.off('authenticated', this.onRenewed);
+    sessionEvents.off('invalidated', this.onEnded);
+    sessionEvents.off('expired', this.onEnded);
     this.sessions.close();
     return Promise.all([this.inner.close(), this.leases.close(), this.routes.close(), this.ipc?.close()]).then(() => undefined);
   }

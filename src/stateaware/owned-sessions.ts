@@ -17,11 +17,12 @@ export class OwnedSession implements Upstream {
   inFlight = 0;
   /** The backend said X-StateAware: off: the session ends after the response in flight. */
   ending = false;
-  readonly label: string;
+  label: string;
 
   constructor(
-    readonly key: string,
-    readonly ownerKey: OwnerKey,
+    /** The session id. */
+    public key: string,
+    public ownerKey: OwnerKey,
     readonly member: LeasedMember,
     private readonly owner: OwnedSessions,
   ) {
@@ -101,6 +102,26 @@ export class OwnedSessions {
       `session ${label} is state-aware: its requests go to ${member.name} over one private connection held by pid ${me.pid}`,
     );
     return session;
+  }
+
+  /** The session's id changed (renewal on login): other children find it by the new one now. */
+  rekey(oldKey: string, newKey: string, newOwnerKey: OwnerKey): void {
+    const session = this.byKey.get(oldKey);
+    if (session === undefined) return;
+    const me = this.me;
+    if (this.owners.insert(newOwnerKey, me.pid, me.slot, me.thread) < 0) {
+      this.end(session, 'its id was renewed and the new one could not be recorded');
+      return;
+    }
+    const old = this.owners.find(session.ownerKey);
+    if (old !== null && old.pid === me.pid && old.thread === me.thread) this.owners.remove(old);
+    this.byKey.delete(oldKey);
+    session.key = newKey;
+    session.ownerKey = newOwnerKey;
+    const label = sessionLabel(newOwnerKey);
+    log('proxy').info({ session: label, was: session.label }, `state-aware session ${session.label} renewed its id: now ${label}`);
+    session.label = label;
+    this.byKey.set(newKey, session);
   }
 
   /** Ends the session: its private connection closes and other children stop routing it here. */

@@ -1,8 +1,6 @@
 // What in a backend's response starts or ends state-aware mode: its own header (`X-StateAware:
 // on|off`, consumed here, never relayed), and a 401 that opens an NTLM or Negotiate handshake,
 // whose next legs must reach the backend on the connection that carried this one.
-import { setCookieValue } from './session-key';
-
 export const STATE_AWARE_HEADER = 'x-stateaware';
 
 export interface Triggers {
@@ -10,8 +8,6 @@ export interface Triggers {
   say: 'on' | 'off' | null;
   /** A 401 with WWW-Authenticate: NTLM or Negotiate. */
   handshake: boolean;
-  /** The session cookie the response sets, or null. */
-  setsSession: string | null;
 }
 
 const authenticate = 'www-authenticate';
@@ -25,8 +21,8 @@ function opensHandshake(value: string): boolean {
   return scheme.startsWith('ntlm') || scheme.startsWith('negotiate');
 }
 
-/** Reads the triggers and takes X-StateAware out of `raw` (in place); `cookie` names the session. */
-export function readTriggers(statusCode: number, raw: Buffer[], cookie: string): Triggers {
+/** Reads the triggers and takes X-StateAware out of `raw` (in place). */
+export function readTriggers(statusCode: number, raw: Buffer[]): Triggers {
   let say: Triggers['say'] = null;
   let handshake = false;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
@@ -38,5 +34,5 @@ export function readTriggers(statusCode: number, raw: Buffer[], cookie: string):
       handshake = true;
     }
   }
-  return { say, handshake, setsSession: setCookieValue(raw, cookie) };
+  return { say, handshake };
 }

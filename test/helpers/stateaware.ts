@@ -1,10 +1,12 @@
 // A backend that keeps state on its TCP connections, as the backends state-aware sessions exist
 // for: it reports the connection (the proxy's port) each request arrives on, binds a login to
 // the connection that carried it, and runs an NTLM-style handshake that it accepts only when
-// every leg comes on one connection.
-//   /login          new session cookie SID, X-StateAware: on; the connection now belongs to it
-//   /whoami         the connection and the session bound to it
+// every leg comes on one connection. The proxy tells it the session's principal in X-Principal
+// (SessionRequestHeader principal X-Principal).
+//   /login?user     X-Session-Authenticated: user, X-StateAware: on; the connection is the user's
+//   /whoami         the connection and the user bound to it
 //   /logout         X-StateAware: off
+//   /invalidate     X-Session-Invalidate: 1
 //   /ntlm           401 NTLM, then a challenge bound to the connection, then 200 if answered on it
 //   /upload         the SHA-256 and length of the body
 //   /download?size  `size` deterministic bytes; x-sha256 has their digest
@@ -18,7 +20,7 @@ export interface Arrival {
   path: string;
   /** The proxy's end of the backend connection: the connection's identity. */
   port: number;
-  sid: string | null;
+  principal: string | null;
 }
 
 export interface StatefulBackend {
@@ -31,14 +33,10 @@ export interface StatefulBackend {
 }
 
 interface ConnState {
-  sid: string | null;
   challenge: string | null;
+  /** Logged in on this connection (or NTLM-authenticated). */
   user: string | null;
-}
-
-function sidOf(req: http.IncomingMessage): string | null {
-  const m = /(?:^|;\s*)SID=([^;]+)/.exec(req.headers.cookie ?? '');
-  return m ? m[1] : null;
+  ntlm: boolean;
 }
 
 export function downloadBytes(size: number): Buffer {
@@ -65,38 +63,35 @@ export async function statefulBackend(t: TestContext): Promise<StatefulBackend> 
     const conn = conns.get(socket)!;
     const port = socket.remotePort ?? 0;
     const url = new URL(req.url ?? '/', 'http://backend');
-    const sid = sidOf(req);
-    state.arrivals.push({ path: url.pathname, port, sid });
-    if (conn.sid !== null && sid !== conn.sid && url.pathname !== '/login' && url.pathname !== '/ntlm') {
-      state.violations.push(`${req.url} of session ${sid} on connection ${port} bound to session ${conn.sid}`);
+    const principal = (req.headers['x-principal'] as string | undefined) ?? null;
+    state.arrivals.push({ path: url.pathname, port, principal });
+    if (conn.user !== null && !conn.ntlm && principal !== conn.user && url.pathname !== '/login') {
+      state.violations.push(`${req.url} of ${principal ?? 'no session'} on connection ${port} bound to ${conn.user}`);
     }
     switch (url.pathname) {
       case '/login': {
-        const fresh = crypto.randomBytes(12).toString('hex');
-        conn.sid = fresh;
-        conn.user = url.searchParams.get('user');
-        return reply(res, 200, { port, sid: fresh }, { 'set-cookie': `SID=${fresh}; Path=/; HttpOnly`, 'x-stateaware': 'on' });
+        const user = url.searchParams.get('user') ?? 'someone';
+        conn.user = user;
+        return reply(res, 200, { port, user }, { 'x-session-authenticated': user, 'x-stateaware': 'on' });
       }
       case '/whoami':
-        if (sid !== null && conn.sid !== null && sid !== conn.sid) state.violations.push(`whoami of ${sid} on ${port}`);
-        return reply(res, 200, { port, sid: conn.sid, user: conn.user });
+        return reply(res, 200, { port, user: conn.user });
       case '/logout':
-        return reply(res, 200, { port, sid: conn.sid }, { 'x-stateaware': 'off' });
+        return reply(res, 200, { port, user: conn.user }, { 'x-stateaware': 'off' });
+      case '/invalidate':
+        return reply(res, 200, { port, user: conn.user }, { 'x-session-invalidate': '1' });
       case '/ntlm': {
         const auth = req.headers.authorization ?? '';
-        if (conn.user !== null && conn.sid === sid) return reply(res, 200, { port, user: conn.user });
-        if (!auth.startsWith('NTLM ')) {
-          const fresh = sid ?? crypto.randomBytes(12).toString('hex');
-          return reply(res, 401, { port, leg: 1 }, { 'www-authenticate': 'NTLM', ...(sid === null && { 'set-cookie': `SID=${fresh}; Path=/` }) });
-        }
+        if (conn.ntlm) return reply(res, 200, { port, user: conn.user });
+        if (!auth.startsWith('NTLM ')) return reply(res, 401, { port, leg: 1 }, { 'www-authenticate': 'NTLM' });
         const token = auth.slice(5);
         if (token === 'TYPE1') {
           conn.challenge = crypto.randomBytes(8).toString('hex');
-          conn.sid = sid;
           return reply(res, 401, { port, leg: 2 }, { 'www-authenticate': `NTLM ${conn.challenge}` });
         }
         if (conn.challenge !== null && token === `TYPE3-${conn.challenge}`) {
           conn.user = 'ntlm-user';
+          conn.ntlm = true;
           return reply(res, 200, { port, user: conn.user, leg: 3 });
         }
         return reply(res, 401, { port, leg: 'rejected', reason: conn.challenge === null ? 'no challenge on this connection' : 'wrong answer' }, { 'www-authenticate': 'NTLM' });
@@ -111,14 +106,14 @@ export async function statefulBackend(t: TestContext): Promise<StatefulBackend> 
         return;
       }
       default:
-        return reply(res, 200, { port, sid: conn.sid });
+        return reply(res, 200, { port, user: conn.user });
     }
   });
   // Connections live as long as the proxy keeps them: their state is what is being tested.
   server.keepAliveTimeout = 600_000;
   server.on('connection', (s: net.Socket) => {
     state.connections++;
-    conns.set(s, { sid: null, challenge: null, user: null });
+    conns.set(s, { challenge: null, user: null, ntlm: false });
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -134,9 +129,12 @@ export async function statefulBackend(t: TestContext): Promise<StatefulBackend> 
   return state;
 }
 
-/** The session cookie of a response, as the client sends it back. */
+/** The session cookie (SID) of a response, as the client sends it back. */
 export function cookieOf(headers: http.IncomingHttpHeaders): string {
-  const set = headers['set-cookie']?.[0];
-  if (set === undefined) throw new Error('no Set-Cookie in the response');
+  const set = headers['set-cookie']?.find((c) => c.startsWith('SID=') && !c.startsWith('SID=;'));
+  if (set === undefined) throw new Error(`no session cookie in the response: ${JSON.stringify(headers['set-cookie'])}`);
   return set.split(';')[0];
 }
+
+/** The session lines of a configuration with state-aware sessions. */
+export const SESSION_LINES = ['Session On', 'SessionCookieName SID', 'SessionRequestHeader principal X-Principal'];

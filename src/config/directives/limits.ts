@@ -138,7 +138,7 @@ export const limitDirectives = table({
   LimitSessions: {
     module: 'limits', contexts: serverOnly, arity: one,
     syntax: 'LimitSessions count|unlimited', default: 'unlimited',
-    summary: 'Most server-side sessions at once; read now, enforced by the session store',
+    summary: 'Most sessions at once in the session store, over the whole server; a new one past it is refused (503)',
     parse: count,
   },
   LimitStreams: {
@@ -167,14 +167,14 @@ export const limitDirectives = table({
   },
   LimitCache: {
     module: 'limits', contexts: serverOnly, arity: one,
-    syntax: 'LimitCache size', default: '0 (no response cache)',
-    summary: 'Size of the shared response and session cache; read now, used by the cache segment',
+    syntax: 'LimitCache size', default: '0 (no cache segment, unless the shm session store needs one)',
+    summary: 'Size of the shared cache segment that holds the shm session store (and response caching later)',
     parse: (args) => parseSize(args[0]),
   },
   LimitCacheItem: {
     module: 'limits', contexts: serverOnly, arity: one,
     syntax: 'LimitCacheItem size', default: '512K',
-    summary: 'Largest item the cache stores (a larger one is served, not cached); read now, used by the cache segment',
+    summary: 'Largest item the cache segment stores: a session that would grow past it is refused (503)',
     parse: (args) => parseSize(args[0]),
   },
   RequestReadTimeout: {

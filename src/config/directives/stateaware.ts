@@ -1,6 +1,6 @@
 // State-aware sessions (docs/state-aware.md): sessions whose requests all go to the backend over
 // one private connection, held by one child and reached from the others over Unix sockets.
-import { integer, nonEmpty, one, seconds, serverOnly, serverOrHost, table } from '../directive-spec';
+import { integer, one, seconds, serverOnly, serverOrHost, table } from '../directive-spec';
 import type { ContextName } from '../types';
 import { parseEnum } from '../values';
 
@@ -21,12 +21,6 @@ export const stateAwareDirectives = table({
     syntax: 'StateAwareSessionTimeout duration', default: '5mins',
     summary: 'A state-aware session idle this long ends (its private backend connection closes); also how long a retiring child keeps the sessions it owns',
     parse: seconds({ positive: true }),
-  },
-  SessionCookieName: {
-    module: 'proxy', contexts: serverOnly, arity: [1, Infinity],
-    syntax: 'SessionCookieName name [attributes]', default: 'none (no session is identified)',
-    summary: 'The cookie that identifies a session; state-aware mode keys each session by its value',
-    parse: (args) => nonEmpty(args),
   },
   StateAwareSessionLimit: {
     module: 'proxy', contexts: serverOnly, arity: one,
