@@ -186,3 +186,29 @@ async function download(port: number, cookie: string, size: number): Promise<{ s
       .on('error', reject);
   });
 }
+
+test('worker MPM: threads of one child route to the thread that owns the session', async (t) => {
+  const backend = await statefulBackend(t);
+  const d = await launch(t, {
+    config: config(backend).replace('MPM event', 'MPM worker').replace(`StartServers ${CHILDREN}`, 'StartServers 1').replace('ThreadsPerChild 8', 'ThreadsPerChild 3'),
+    waitChildren: 1,
+  });
+  const login = await json(d.port, '/app/login?user=threads');
+  const cookie = cookieOf(login.headers);
+  const agents = Array.from({ length: 3 }, () => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  t.after(() => agents.forEach((a) => a.destroy()));
+  // Three keep-alive connections held at once: each takes one thread of the child.
+  for (let round = 0; round < 5; round++) {
+    const answers = await Promise.all(agents.map((agent) => request(d.port, '/app/whoami', { agent, headers: { cookie } })));
+    for (const r of answers) {
+      assert.equal(r.status, 200);
+      assert.equal(JSON.parse(r.body.toString()).port, login.body.port, logText(d));
+    }
+  }
+  assert.deepEqual(backend.violations, []);
+  const routes = logsMatching(d, /^route request over IPC/);
+  assert.ok(routes.length >= 1, `no request was routed between threads\n${logText(d)}`);
+  for (const r of routes) assert.match(r.msg, new RegExp(`pid_self=${r.pid}; ipc_to_pid=${r.pid}$`), 'routed within the child');
+  const sockets = logsMatching(d, /^IPC server: process id \d+ listening on domain socket .*stateaware\.\d+\.[0-2]\.sock$/);
+  assert.equal(sockets.length, 1, 'only the owning thread runs an IPC server');
+});
