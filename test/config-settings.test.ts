@@ -68,6 +68,7 @@ describe('the embedded configuration', () => {
       configFile: '(embedded)',
       serverRoot: process.cwd(),
       mpm: 'event',
+      stateAware: { sessionTimeout: 300_000, sessionLimit: 1024 },
       startServers: 4,
       minSpareServers: 2,
       maxSpareServers: 8,

@@ -98,9 +98,10 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     `Stopping: ${s.quiescingProcesses}`,
     `ConnsTotal: ${s.openConnections}`,
     `ConnsAsyncKeepAlive: ${s.keepAliveIdle}`,
+    `Scoreboard: ${s.scoreboard}`,
+    // mpmproxy's own, after Apache's: state-aware sessions and the children that own them.
     `StateAwareSessions: ${s.stateAwareSessions}`,
     `StateAwareOwners: ${s.owningProcesses}`,
-    `Scoreboard: ${s.scoreboard}`,
     ...(info.extra ?? []).map(oneLine),
   );
   for (const p of processRows(scoreboard)) {
