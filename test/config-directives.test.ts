@@ -233,6 +233,12 @@ const bad: Record<string, Array<[string, string]>> = {
   SessionDBTimeout: [
     ['SessionDBTimeout 0', '2: SessionDBTimeout: must be longer than 0 (got "0")'],
   ],
+  StateAware: [['StateAware sometimes', '2: StateAware: must be one of auto, on, off (got "sometimes")']],
+  StateAwareSessionTimeout: [['StateAwareSessionTimeout 0', '2: StateAwareSessionTimeout: must be longer than 0 (got "0")']],
+  StateAwareSessionLimit: [
+    ['StateAwareSessionLimit 0', '2: StateAwareSessionLimit: must be an integer from 1 to 524288 (got "0")'],
+    ['StateAwareSessionLimit many', '2: StateAwareSessionLimit: must be an integer from 1 to 524288 (got "many")'],
+  ],
 };
 
 describe('every directive rejects a bad value with file:line: Directive: message', () => {

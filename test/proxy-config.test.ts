@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig, resolveSettings } from '../src/config';
 import { sectionRoutes } from '../src/config/routes';
+import { noRouteSession } from '../src/config/session';
 import type { ProxyRoute, Route, Settings } from '../src/config/types';
 
 const settingsOf = (...lines: string[]): Settings =>
@@ -95,8 +96,17 @@ describe('the other proxy directives', () => {
       addHeaders: false,
       timeout: 20_000,
       reverse: [{ path: '/a/', url: 'http://b/' }, { path: '/a/', url: 'http://b2/' }],
+      session: noRouteSession,
+      stateAware: 'auto',
     });
-    assert.deepEqual(proxied(s.routes, '/c/').proxy, { preserveHost: true, addHeaders: true, timeout: 20_000, reverse: [{ path: '/a/', url: 'http://b/' }] });
+    assert.deepEqual(proxied(s.routes, '/c/').proxy, {
+      preserveHost: true,
+      addHeaders: true,
+      timeout: 20_000,
+      reverse: [{ path: '/a/', url: 'http://b/' }],
+      session: noRouteSession,
+      stateAware: 'auto',
+    });
     // The virtual host inherits /a/ and /c/, with its own options under the <Location>'s.
     const host = s.virtualHosts[0].routes;
     assert.deepEqual(proxied(host, '/a/').proxy, {
@@ -104,6 +114,8 @@ describe('the other proxy directives', () => {
       addHeaders: false,
       timeout: 5_000,
       reverse: [{ path: '/a/', url: 'http://b/' }, { path: '/v/', url: 'http://v/' }, { path: '/a/', url: 'http://b2/' }],
+      session: noRouteSession,
+      stateAware: 'auto',
     });
   });
 

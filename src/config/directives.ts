@@ -29,8 +29,8 @@ export const directives = {
   ...statusDirectives,
   ...proxyDirectives,
   ...balancerDirectives,
-  ...limitDirectives,
   ...stateAwareDirectives,
+  ...limitDirectives,
   ...sessionDirectives,
 };
 
