@@ -248,6 +248,12 @@ const bad: Record<string, Array<[string, string]>> = {
   SSLSessionCacheTimeout: [['SSLSessionCacheTimeout 0', '2: SSLSessionCacheTimeout: must be longer than 0 (got "0")']],
   SSLSessionTickets: [['SSLSessionTickets maybe', '2: SSLSessionTickets: must be On or Off (got "maybe")']],
   SSLSessionTicketKeyRotation: [['SSLSessionTicketKeyRotation soon', '2: SSLSessionTicketKeyRotation: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "soon")']],
+  StateAware: [['StateAware sometimes', '2: StateAware: must be one of auto, on, off (got "sometimes")']],
+  StateAwareSessionTimeout: [['StateAwareSessionTimeout 0', '2: StateAwareSessionTimeout: must be longer than 0 (got "0")']],
+  StateAwareSessionLimit: [
+    ['StateAwareSessionLimit 0', '2: StateAwareSessionLimit: must be an integer from 1 to 524288 (got "0")'],
+    ['StateAwareSessionLimit many', '2: StateAwareSessionLimit: must be an integer from 1 to 524288 (got "many")'],
+  ],
 };
 
 describe('every directive rejects a bad value with file:line: Directive: message', () => {

@@ -69,6 +69,7 @@ describe('the embedded configuration', () => {
       configFile: '(embedded)',
       serverRoot: process.cwd(),
       mpm: 'event',
+      stateAware: { sessionTimeout: 300_000, sessionLimit: 1024 },
       startServers: 4,
       minSpareServers: 2,
       maxSpareServers: 8,
@@ -115,7 +116,7 @@ describe('the embedded configuration', () => {
           params: {},
           file: '(embedded)',
           line: 15,
-          proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], session: noRouteSession },
+          proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], session: noRouteSession, stateAware: 'auto' },
         },
         { prefix: '/', kind: 'page' },
       ],
@@ -401,7 +402,7 @@ describe('routes', () => {
     params: {},
     file: `${tmp}/main.conf`,
     line,
-    proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], session: noRouteSession },
+    proxy: { preserveHost: false, addHeaders: true, timeout: 60_000, reverse: [], session: noRouteSession, stateAware: 'auto' },
   });
 
   it('maps ProxyPass and <Location> to routes, longest prefix first', () => {

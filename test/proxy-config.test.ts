@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig, resolveSettings } from '../src/config';
 import { sectionRoutes } from '../src/config/routes';
-import type { ProxyRoute, Route, Settings } from '../src/config/types';
 import { noRouteSession } from '../src/config/session';
+import type { ProxyRoute, Route, Settings } from '../src/config/types';
 
 const settingsOf = (...lines: string[]): Settings =>
   resolveSettings(loadConfig({ text: ['Listen 8080', ...lines].join('\n') }), { cpus: 2, uid: 1000 });
@@ -97,6 +97,7 @@ describe('the other proxy directives', () => {
       timeout: 20_000,
       reverse: [{ path: '/a/', url: 'http://b/' }, { path: '/a/', url: 'http://b2/' }],
       session: noRouteSession,
+      stateAware: 'auto',
     });
     assert.deepEqual(proxied(s.routes, '/c/').proxy, {
       preserveHost: true,
@@ -104,6 +105,7 @@ describe('the other proxy directives', () => {
       timeout: 20_000,
       reverse: [{ path: '/a/', url: 'http://b/' }],
       session: noRouteSession,
+      stateAware: 'auto',
     });
     // The virtual host inherits /a/ and /c/, with its own options under the <Location>'s.
     const host = s.virtualHosts[0].routes;
@@ -113,6 +115,7 @@ describe('the other proxy directives', () => {
       timeout: 5_000,
       reverse: [{ path: '/a/', url: 'http://b/' }, { path: '/v/', url: 'http://v/' }, { path: '/a/', url: 'http://b2/' }],
       session: noRouteSession,
+      stateAware: 'auto',
     });
   });
 

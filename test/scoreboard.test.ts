@@ -245,7 +245,7 @@ test('attach checks magic, version and sizes', () => {
 
   const wrongVersion = make();
   new Int32Array(wrongVersion)[1] = 99;
-  assert.throws(() => Scoreboard.attach(wrongVersion), isShm(/layout version 99 is not the version 1/));
+  assert.throws(() => Scoreboard.attach(wrongVersion), isShm(/layout version 99 is not the version 2/));
 
   assert.throws(() => Scoreboard.attach(make(), { serverLimit: 3 }), isShm(/created with ServerLimit 2, the configuration asks for 3/));
   assert.throws(() => Scoreboard.attach(make(), { threadLimit: 4 }), isShm(/created with ThreadLimit 2, the configuration asks for 4/));

@@ -127,10 +127,12 @@ test('?auto parses into the expected keys and values', () => {
     ConnsTotal: '4',
     ConnsAsyncKeepAlive: '1',
     Scoreboard: '_WK_G_......',
+    StateAwareSessions: '0',
+    StateAwareOwners: '0',
   });
   assert.deepEqual(parsed.processes, [
-    { slot: 0, pid: 101, generation: 2, accepting: 1, stopping: 0, conns: 3, connsTotal: 4, requests: 3, busy: 1, keepalive: 1 },
-    { slot: 1, pid: 102, generation: 1, accepting: 0, stopping: 1, conns: 1, connsTotal: 2, requests: 1, busy: 0, keepalive: 0 },
+    { slot: 0, pid: 101, generation: 2, accepting: 1, stopping: 0, conns: 3, connsTotal: 4, requests: 3, busy: 1, keepalive: 1, stateaware: 0 },
+    { slot: 1, pid: 102, generation: 1, accepting: 0, stopping: 1, conns: 1, connsTotal: 2, requests: 1, busy: 0, keepalive: 0, stateaware: 0 },
   ]);
 });
 
@@ -141,7 +143,7 @@ test('?auto keeps Apache key order and leaves out the host line without a hostna
     'ServerVersion', 'ServerMPM', 'CurrentTime', 'RestartTime', 'ParentServerConfigGeneration',
     'ServerUptimeSeconds', 'ServerUptime', 'Total Accesses', 'Total kBytes', 'Uptime', 'ReqPerSec',
     'BytesPerSec', 'BytesPerReq', 'BusyWorkers', 'IdleWorkers', 'Processes', 'Stopping', 'ConnsTotal',
-    'ConnsAsyncKeepAlive', 'Scoreboard', 'Process', 'Process',
+    'ConnsAsyncKeepAlive', 'Scoreboard', 'StateAwareSessions', 'StateAwareOwners', 'Process', 'Process',
   ]);
 });
 
@@ -168,12 +170,13 @@ test('the HTML page shows the figures, the process table and the worker detail',
     '<dt>Total accesses: 6 - Total Traffic: 8.9 kB</dt>',
     '<dt>0.000833333 requests/sec - 1 B/second - 1516 B/request</dt>',
     '<dt>3 requests currently being processed, 2 idle workers</dt>',
+    '<dt>0 state-aware sessions owned by 0 processes</dt>',
     '<tr><td class="n">0</td><td class="n">101</td><td class="n">2</td><td>no</td><td>yes</td>' +
-      '<td class="n">4</td><td class="n">3</td><td class="n">1</td><td class="n">1</td><td class="n">3</td></tr>',
+      '<td class="n">4</td><td class="n">3</td><td class="n">1</td><td class="n">1</td><td class="n">3</td><td class="n">0</td></tr>',
     '<tr><td class="n">1</td><td class="n">102</td><td class="n">1</td><td>yes</td><td>no</td>' +
-      '<td class="n">2</td><td class="n">1</td><td class="n">0</td><td class="n">0</td><td class="n">1</td></tr>',
+      '<td class="n">2</td><td class="n">1</td><td class="n">0</td><td class="n">0</td><td class="n">1</td><td class="n">0</td></tr>',
     '<tr><td colspan="5">Sum</td><td class="n">6</td><td class="n">4</td><td class="n">1</td><td class="n">1</td>' +
-      '<td class="n">4</td></tr>',
+      '<td class="n">4</td><td class="n">0</td></tr>',
     '<pre>_WK_G_......</pre>',
     '<tr><td>0-1</td><td class="n">101</td><td class="n">1</td><td><b>W</b></td><td class="n">2</td>' +
       '<td class="n">12</td><td class="n">4096 B</td><td>203.0.113.9</td><td>a&amp;b.example</td>' +

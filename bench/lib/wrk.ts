@@ -9,6 +9,8 @@ export interface WrkOptions {
   durationS: number;
   /** Extra request headers, e.g. ['Connection: close']. */
   headers?: string[];
+  /** A Lua script file (wrk -s) that builds the requests. */
+  script?: string;
 }
 
 export interface WrkResult {
@@ -26,6 +28,7 @@ export interface WrkResult {
 export function wrkArgs(o: WrkOptions): string[] {
   const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.durationS}s`, '--latency'];
   for (const h of o.headers ?? []) args.push('-H', h);
+  if (o.script !== undefined) args.push('-s', o.script);
   args.push(o.url);
   return args;
 }

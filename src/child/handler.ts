@@ -2,7 +2,8 @@
 // Requests whose framing is ambiguous, or whose target is not a path, are refused first.
 import type http from 'node:http';
 import type { Settings } from '../config/types';
-import type { Forwarder } from '../proxy/forward';
+import { clientOriginOf } from '../proxy/client-origin';
+import type { ProxyForwarder } from '../proxy/forward';
 import { framingRefusal, logRefusal, type Refusal } from '../proxy/framing';
 import { answerPlain } from '../proxy/plain-answer';
 import type { ProxyPlan } from '../proxy/route-plan';
@@ -14,7 +15,7 @@ export type RequestHandler = (req: http.IncomingMessage, res: http.ServerRespons
 
 export interface HandlerParts {
   settings: Settings;
-  forwarder: Forwarder;
+  forwarder: ProxyForwarder;
   serveStatus: RequestHandler;
   /** Null when no path has sessions. */
   sessions: SessionLayer | null;
@@ -28,6 +29,12 @@ function refuse(req: http.IncomingMessage, res: http.ServerResponse, r: Refusal)
   answerPlain(res, r.status);
 }
 
+/** The routes of the server or virtual host the request came to. */
+function hostRoutes(settings: Settings, req: http.IncomingMessage) {
+  const at = clientOriginOf(req) ?? req.socket;
+  return servedRoutesFor(settings, at.localAddress, at.localPort, req.headers.host);
+}
+
 export function createHandler(p: HandlerParts): RequestHandler {
   // Without virtual hosts, a connection's local address (a getsockname call) is never needed.
   const routes = onlyServedRoutes(p.settings);
@@ -36,8 +43,7 @@ export function createHandler(p: HandlerParts): RequestHandler {
     if (refusal !== null) return refuse(req, res, refusal);
     const url = routingTarget(req.url ?? '/');
     if (url === null) return refuse(req, res, badTarget);
-    const socket = req.socket;
-    const route = matchRoute(routes ?? servedRoutesFor(p.settings, socket.localAddress, socket.localPort, req.headers.host), url);
+    const route = matchRoute(routes ?? hostRoutes(p.settings, req), url);
     if (!route) return answerPlain(res, 404);
     switch (route.kind) {
       case 'status':
@@ -48,12 +54,12 @@ export function createHandler(p: HandlerParts): RequestHandler {
         return answerPlain(res, 404);
       case 'proxy':
         if (p.sessions !== null && route.session.enabled) return withSession(p.sessions, p.forwarder, req, res, route, url);
-        return p.forwarder.forward(req, res, route, url);
+        return p.forwarder.forward(req, res, route, url, null);
     }
   };
 }
 
-function withSession(sessions: SessionLayer, forwarder: Forwarder, req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
+function withSession(sessions: SessionLayer, forwarder: ProxyForwarder, req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
   const go = (session: Begun): void => {
     // Answered by the session step, or the client left while the store was asked.
     if (session === null || res.destroyed) return;

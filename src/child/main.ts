@@ -8,6 +8,7 @@ import type { ChildRunner } from '../mpm/types';
 import { loadNative } from '../native';
 import { applyFileLimit } from '../native/rlimits';
 import { useHealthSegment } from '../shm/health-segment';
+import { useOwnersSegment } from '../shm/owners-segment';
 import { attachScoreboard } from '../shm/scoreboard-segment';
 import { useTlsCacheSegment } from '../shm/tls-cache-segment';
 import type { InheritedListener } from './connection-server';
@@ -35,14 +36,15 @@ function start(m: Extract<MasterMessage, { type: 'start' }>): void {
   const scoreboard = attachScoreboard(m.scoreboardName);
   useHealthSegment(m.healthName);
   useTlsCacheSegment(m.tlsCacheName);
+  useOwnersSegment(m.ownersName);
   const listeners: InheritedListener[] = m.listeners;
   let runner: ChildRunner | null = null;
   let ending = false;
-  const finish = (how: 'graceful' | 'stop') => {
+  const finish = (how: 'graceful' | 'stop', sessionGraceMs: number | null = null) => {
     if (ending || !runner) return;
     ending = true;
     const r = runner;
-    (how === 'graceful' ? r.graceful() : r.stop()).finally(() => exit(0));
+    (how === 'graceful' ? r.graceful(sessionGraceMs) : r.stop()).finally(() => exit(0));
   };
   void mpmFor(settings.mpm)
     .runChild({
@@ -59,12 +61,13 @@ function start(m: Extract<MasterMessage, { type: 'start' }>): void {
         );
         exit(0);
       },
+      onHoldingSessions: () => send({ type: 'retiring' }),
     })
     .then((r) => {
       runner = r;
       send({ type: 'ready' });
       process.on('message', (msg: MasterMessage) => {
-        if (msg.type === 'graceful') finish('graceful');
+        if (msg.type === 'graceful') finish('graceful', msg.sessionGraceMs);
         else if (msg.type === 'stop') finish('stop');
         else if (msg.type === 'prune') {
           r.prune();

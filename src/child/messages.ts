@@ -16,15 +16,20 @@ export type MasterMessage =
       tlsCacheName: string;
       /** The master opened the ErrorLog file as this child's stderr. */
       errorLogOnStderr: boolean;
+      /** The owner table of state-aware sessions (src/shm/owners.ts). */
+      ownersName: string;
     }
-  | { type: 'graceful' }
+  /** Leave: finish the connections, then the state-aware sessions owned (src/mpm/types.ts). */
+  | { type: 'graceful'; sessionGraceMs: number | null }
   | { type: 'stop' }
   /** Past the memory redline: drop what can be spared (src/limits/memory-child.ts). */
   | { type: 'prune' }
   /** Over LimitMemory with MemoryPolicy abort: dump core. */
   | { type: 'abort' };
 
-export type ChildMessage = { type: 'ready' };
+/** 'retiring': MaxConnectionsPerChild is spent, but the child stays for the state-aware
+ * sessions it owns; it is replaced now and exits when they end. */
+export type ChildMessage = { type: 'ready' } | { type: 'retiring' };
 
 /** Exit status of a child that could not start at all (httpd's APEXIT_CHILDFATAL): every child
  * would fail the same way, so the master stops instead of replacing it for ever. */

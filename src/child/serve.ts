@@ -5,9 +5,12 @@ import type { Settings } from '../config/types';
 import { LoopLimits } from '../limits/loop-limits';
 import { AccessLog } from '../log/access-log';
 import { Forwarder } from '../proxy/forward';
+import type { ProxyForwarder } from '../proxy/forward';
 import { createUpstreams } from '../proxy/upstream';
 import { openSessionStore } from '../session/open-store';
 import { SessionLayer } from '../session/session-layer';
+import { sharedOwners } from '../shm/owners-segment';
+import { StateAwareForwarder } from '../stateaware/forwarder';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
@@ -28,29 +31,59 @@ export interface ServeOptions {
   budget: ConnectionBudget;
   mayAccept: ConnectionServerOptions['mayAccept'];
   onRetired: () => void;
+  /** The budget is spent but the loop keeps state-aware sessions: it no longer counts as serving. */
+  onHoldingSessions: () => void;
 }
 
 export interface Serving {
   server: ConnectionServer;
   /** Releases backend pools and writes out the access log once the server has drained. */
   close(): Promise<void>;
+  /** Resolves once the state-aware sessions this loop owns have ended (see
+   * StateAwareForwarder.retire); at once when it owns none. */
+  retireSessions(graceMs: number | null): Promise<void>;
+}
+
+/** The state-aware layer, when some path has sessions (docs/state-aware.md). */
+function stateAwareLayer(o: ServeOptions, forwarder: Forwarder): StateAwareForwarder | null {
+  const s = o.settings;
+  const owners = sharedOwners();
+  if (!s.session.used || owners === null) return null;
+  return new StateAwareForwarder(forwarder, {
+    sessionTimeout: s.stateAware.sessionTimeout,
+    runtimeDir: s.runtimeDir,
+    headersTimeout: s.timeout,
+    owners,
+    scoreboard: o.scoreboard,
+    // A worker-MPM thread drives one worker slot, numbered as its thread; other loops are thread 0.
+    me: { pid: process.pid, slot: o.processSlot, thread: o.mode === 'connection' ? o.workerSlots[0] : 0 },
+  });
 }
 
 export function serve(o: ServeOptions): Serving {
-  const forwarder = new Forwarder(createUpstreams(o.settings));
+  const plain = new Forwarder(createUpstreams(o.settings));
+  const stateAware = stateAwareLayer(o, plain);
+  const forwarder: ProxyForwarder = stateAware ?? plain;
   const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
   const sessions = o.settings.session.used ? new SessionLayer(o.settings.session, openSessionStore(o.settings, o.scoreboard.masterPid)) : null;
-  const handler = limits.guard(
-    createHandler({
-      settings: o.settings,
-      forwarder,
-      serveStatus: createStatusHandler(o.settings, o.scoreboard, limits),
-      sessions,
-    }),
-  );
+  const inner = createHandler({
+    settings: o.settings,
+    forwarder,
+    serveStatus: createStatusHandler(o.settings, o.scoreboard, limits),
+    sessions,
+  });
+  stateAware?.serveRelayedWith(inner);
+  const handler = limits.guard(inner);
   const accessLog = AccessLog.create(o.settings);
-  // A retiring loop is about to end with its process (or thread): its last lines go out first.
-  const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
+  const retireSessions = (graceMs: number | null) => (stateAware === null ? Promise.resolve() : stateAware.retire(graceMs));
+  // A retiring loop is about to end with its process (or thread): its last lines go out first,
+  // and the state-aware sessions it owns end before it does (StateAwareSessionTimeout at most).
+  const onRetired = () => {
+    if (stateAware !== null && stateAware.ownedSessions > 0) o.onHoldingSessions();
+    void Promise.resolve(accessLog?.close())
+      .then(() => retireSessions(o.settings.stateAware.sessionTimeout))
+      .then(o.onRetired);
+  };
   const tls = o.listeners.some((l) => l.spec.protocol === 'https')
     ? new TlsTerminator({ settings: o.settings, cache: sharedTlsCache(), onSecure: (secure) => server.onSecure(secure) })
     : null;
@@ -58,6 +91,7 @@ export function serve(o: ServeOptions): Serving {
   server.start();
   return {
     server,
+    retireSessions,
     close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close(), sessions?.store.close()]).then(() => undefined),
   };
 }

@@ -18,8 +18,8 @@ export interface ThreadData {
   budget: SharedArrayBuffer;
 }
 
-export type ThreadMessage = { type: 'retired' };
-export type ParentMessage = { type: 'graceful' | 'stop' | 'prune' };
+export type ThreadMessage = { type: 'retired' } | { type: 'holding' };
+export type ParentMessage = { type: 'stop' | 'prune' } | { type: 'graceful'; sessionGraceMs: number | null };
 
 function main(): void {
   const d = workerData as ThreadData;
@@ -37,11 +37,17 @@ function main(): void {
     budget: sharedBudget(d.settings.maxConnectionsPerChild, new Int32Array(d.budget)),
     mayAccept: () => true,
     onRetired: () => port.postMessage({ type: 'retired' } satisfies ThreadMessage),
+    onHoldingSessions: () => port.postMessage({ type: 'holding' } satisfies ThreadMessage),
   });
   port.on('message', (m: ParentMessage) => {
     if (m.type === 'prune') return pruneEventLoop(serving.server);
     const done = () => serving.close().finally(() => process.exit(0));
-    if (m.type === 'graceful') void serving.server.graceful().then(done);
+    if (m.type === 'graceful') {
+      void serving.server
+        .graceful()
+        .then(() => serving.retireSessions(m.sessionGraceMs))
+        .then(done);
+    }
     else {
       serving.server.closeAll('stop');
       void done();

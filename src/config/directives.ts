@@ -10,6 +10,7 @@ import { logDirectives } from './directives/log';
 import { mpmDirectives } from './directives/mpm';
 import { processLimitDirectives } from './directives/process-limits';
 import { proxyDirectives } from './directives/proxy';
+import { stateAwareDirectives } from './directives/stateaware';
 import { sessionDirectives } from './directives/session';
 import { statusDirectives } from './directives/status';
 import { tlsDirectives } from './directives/tls';
@@ -29,6 +30,7 @@ export const directives = {
   ...statusDirectives,
   ...proxyDirectives,
   ...balancerDirectives,
+  ...stateAwareDirectives,
   ...limitDirectives,
   ...sessionDirectives,
   ...tlsDirectives,

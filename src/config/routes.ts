@@ -73,6 +73,7 @@ const optionNames = new Set([
   directives.ProxyPassReverse.name,
   directives.ProxyPreserveHost.name,
   directives.ProxyAddHeaders.name,
+  directives.StateAware.name,
   ...routeSessionDirectives,
 ]);
 
@@ -101,7 +102,7 @@ function covers(prefix: string, path: string): boolean {
 }
 
 function proxyOptions(prefix: string, sections: readonly Section[], locations: readonly Section[], timeout: number): ProxyOptions {
-  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [], session: noRouteSession };
+  const o: ProxyOptions = { preserveHost: false, addHeaders: true, timeout, reverse: [], session: noRouteSession, stateAware: 'auto' };
   for (const section of sections) {
     o.timeout = lastValue(section, directives.ProxyTimeout) ?? o.timeout;
     mergeOptions(o, section);
@@ -113,6 +114,7 @@ function proxyOptions(prefix: string, sections: readonly Section[], locations: r
 function mergeOptions(o: ProxyOptions, section: Section): void {
   o.preserveHost = lastValue(section, directives.ProxyPreserveHost) ?? o.preserveHost;
   o.addHeaders = lastValue(section, directives.ProxyAddHeaders) ?? o.addHeaders;
+  o.stateAware = lastValue(section, directives.StateAware) ?? o.stateAware;
   for (const use of usesOf(section, directives.ProxyPassReverse)) o.reverse.push(use.value);
   o.session = mergeRouteSession(o.session, section);
 }

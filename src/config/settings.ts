@@ -128,6 +128,10 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
       fromRoot,
     }),
     limits: clientLimits,
+    stateAware: {
+      sessionTimeout: value(directives.StateAwareSessionTimeout) ?? 300_000,
+      sessionLimit: value(directives.StateAwareSessionLimit) ?? 1024,
+    },
     session,
     cacheSize: cacheSegmentSize(clientLimits.cache, session),
     warnings,

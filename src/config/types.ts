@@ -3,6 +3,7 @@
 // master, the MPMs and the children read.
 
 import type { CrashRecoveryStrategy, MemoryPolicy } from './directives/process-limits';
+import type { StateAwareMode } from './directives/stateaware';
 import type { RouteSession, SessionSettings } from './session';
 import type { UpstreamSettings } from './upstreams';
 import type { ClientCertHeaders } from './directives/tls';
@@ -81,6 +82,8 @@ export interface ProxyOptions {
   /** ProxyPassReverse rules in force, in the order Apache tries them (server, virtual host, then
    * <Location>s); the first that matches a header wins. */
   reverse: ReverseRule[];
+  /** StateAware in force on the path (docs/state-aware.md). */
+  stateAware: StateAwareMode;
   /** What the path does with sessions (docs/sessions.md). */
   session: RouteSession;
 }
@@ -168,6 +171,8 @@ export interface Settings {
   tls: TlsSettings;
   /** Backends, balancers and how they are reached. */
   upstreams: UpstreamSettings;
+  /** State-aware sessions (docs/state-aware.md). */
+  stateAware: StateAwareSettings;
   /** The sandbox limits on what clients send and hold (docs/limits.md). */
   limits: LimitSettings;
   /** Sessions: cookie, lifetimes, store (docs/sessions.md). */
@@ -177,6 +182,13 @@ export interface Settings {
   /** Adjustments made while resolving (Apache-style: "ThreadsPerChild lowered to ThreadLimit"),
    * logged at start-up and by -t. */
   warnings: string[];
+}
+
+export interface StateAwareSettings {
+  /** milliseconds: idle time that ends a session, and how long a retiring owner keeps its sessions */
+  sessionTimeout: number;
+  /** Sessions the owner table holds (fixed for the master's life, like ServerLimit). */
+  sessionLimit: number;
 }
 
 export interface VirtualHostSpec {

@@ -55,8 +55,10 @@ export class ChildTable {
     private readonly scoreboardName: string,
     private readonly healthName: string,
     private readonly tlsCacheName: string,
+    private readonly ownersName: string,
     private readonly onExit: (e: ChildExit) => void,
     private readonly onReady: (c: Child) => void,
+    private readonly onRetiring: (c: Child) => void,
   ) {}
 
   get size(): number {
@@ -96,6 +98,8 @@ export class ChildTable {
       if (m.type === 'ready') {
         child.ready = true;
         this.onReady(child);
+      } else if (m.type === 'retiring') {
+        this.onRetiring(child);
       }
     });
     proc.on('error', (err) => log('master').error({ child: child.pid, err: err.message }, 'child process error'));
@@ -109,6 +113,7 @@ export class ChildTable {
       scoreboardName: this.scoreboardName,
       healthName: this.healthName,
       tlsCacheName: this.tlsCacheName,
+      ownersName: this.ownersName,
       errorLogOnStderr: errorLog !== null,
     };
     proc.send(start);
@@ -123,12 +128,25 @@ export class ChildTable {
     this.onExit({ child, code, signal, expected });
   }
 
-  /** Ask a child to finish what it serves and exit; kill it if it is still there after `limitMs`. */
-  graceful(child: Child, limitMs: number): void {
+  /**
+   * Ask a child to finish what it serves and exit; kill it if it is still there after `limitMs`
+   * plus `sessionGraceMs`, the time it may keep the state-aware sessions it owns once its
+   * connections have ended (null: a graceful stop, which `limitMs` alone bounds).
+   */
+  graceful(child: Child, limitMs: number, sessionGraceMs: number | null): void {
     if (child.state !== 'serving') return;
     child.state = 'graceful';
     this.scoreboard.setQuiescing(child.slot, true);
-    this.send(child, { type: 'graceful' });
+    this.send(child, { type: 'graceful', sessionGraceMs });
+    child.timers.push(setTimeout(() => this.terminate(child), limitMs + (sessionGraceMs ?? 0)));
+  }
+
+  /** A child that spent its MaxConnectionsPerChild stays for its state-aware sessions: it no
+   * longer counts as serving, and is killed if it is still there after `limitMs`. */
+  retiring(child: Child, limitMs: number): void {
+    if (child.state !== 'serving') return;
+    child.state = 'graceful';
+    this.scoreboard.setQuiescing(child.slot, true);
     child.timers.push(setTimeout(() => this.terminate(child), limitMs));
   }
 

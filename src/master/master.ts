@@ -18,6 +18,9 @@ import { createHealthSegment, healthSegmentName, removeHealthSegment } from '../
 import type { TlsCache } from '../shm/tls-cache';
 import { createTlsCacheSegment, removeTlsCacheSegment, tlsCacheSegmentName } from '../shm/tls-cache-segment';
 import { TicketKeyRotation } from '../tls/ticket-rotation';
+import type { OwnerTable } from '../shm/owners';
+import { createOwnersSegment, ownersSegmentName, removeOwnersSegment } from '../shm/owners-segment';
+import { removeIpcSockets } from '../stateaware/socket-path';
 import { CHILD_FATAL_EXIT } from '../child/messages';
 import { ServerReaper } from '../session/server-reaper';
 import { cacheSegmentName, createCacheSegment, removeCacheSegment } from '../shm/cache-segment';
@@ -49,6 +52,8 @@ export class Master {
   private limitCounters!: MasterCounters;
   private readonly healthName = healthSegmentName(process.pid);
   private health!: HealthTable;
+  private readonly ownersName = ownersSegmentName(process.pid);
+  private owners!: OwnerTable;
   private readonly cacheName = cacheSegmentName(process.pid);
   /** Bytes of the cache segment made at start; 0 while there is none. */
   private cacheSize = 0;
@@ -100,6 +105,7 @@ export class Master {
     this.health.assign(memberKeys(s.upstreams));
     this.tlsCache = createTlsCacheSegment(this.tlsCacheName, s.tls.sessionCacheBytes);
     this.ticketKeys = new TicketKeyRotation(this.tlsCache, s.tls.ticketKeyRotation);
+    this.owners = createOwnersSegment(this.ownersName, s.stateAware.sessionLimit);
     try {
       this.createCache(s);
       this.shareWithChildren();
@@ -113,13 +119,15 @@ export class Master {
       this.scoreboardName,
       this.healthName,
       this.tlsCacheName,
+      this.ownersName,
       (e) => this.childExited(e),
       (c) => this.childReady(c),
+      (c) => this.childRetiring(c),
     );
     this.handOver = new HandOver({
       spawn: () => this.spawn(),
       setAside: (old) => this.scoreboard.setQuiescing(old.slot, true),
-      drain: (old) => this.children.graceful(old, this.settings.exitTimeout),
+      drain: (old) => this.children.graceful(old, this.settings.exitTimeout, this.settings.stateAware.sessionTimeout),
     });
     this.memory = new MemoryWatch(s, {
       children: () => this.children.all(),
@@ -151,6 +159,7 @@ export class Master {
     fs.chownSync(`/dev/shm${this.scoreboardName}`, this.identity.uid, this.identity.gid);
     this.limitCounters.shareWith(this.identity.uid, this.identity.gid);
     fs.chownSync(`/dev/shm${this.healthName}`, this.identity.uid, this.identity.gid);
+    fs.chownSync(`/dev/shm${this.ownersName}`, this.identity.uid, this.identity.gid);
     if (this.cacheSize > 0) fs.chownSync(`/dev/shm${this.cacheName}`, this.identity.uid, this.identity.gid);
     fs.chownSync(`/dev/shm${this.tlsCacheName}`, this.identity.uid, this.identity.gid);
     fs.chownSync(s.runtimeDir, this.identity.uid, this.identity.gid);
@@ -214,6 +223,7 @@ export class Master {
     this.memory.forget(child);
     const owed = this.handOver.exited(child);
     this.limitCounters.childExited(child.slot);
+    this.ownerExited(child);
     const how = describeExit(e.code, e.signal);
     if (!e.expected) {
       log('master').error({ child: child.pid, code: e.code, signal: e.signal }, `child pid ${child.pid} ${how}`);
@@ -235,6 +245,26 @@ export class Master {
     if (!e.expected) this.recover(child);
     else if (owed || (child.generation === this.generation && child.state === 'serving')) this.spawn();
     if (this.readyOwed) this.childReady(child);
+  }
+
+  /** A child spent its MaxConnectionsPerChild but keeps its state-aware sessions until they end:
+   * it is replaced now, as if it had exited. */
+  private childRetiring(child: Child): void {
+    const s = this.settings;
+    const current = child.generation === this.generation && child.state === 'serving';
+    this.children.retiring(child, s.exitTimeout + s.stateAware.sessionTimeout);
+    log('master').info({ child: child.pid }, `child pid ${child.pid} reached MaxConnectionsPerChild and keeps its state-aware sessions; starting its replacement`);
+    if (current && !this.stopping) this.spawn();
+  }
+
+  /** The state-aware sessions a child owned lose their private connections with it: their next
+   * request is told so (src/stateaware/forwarder.ts). */
+  private ownerExited(child: Child): void {
+    const orphaned = this.owners.orphan(child.pid);
+    removeIpcSockets(this.settings.runtimeDir, child.pid);
+    if (orphaned > 0) {
+      log('master').warn({ child: child.pid, sessions: orphaned }, `child pid ${child.pid} exited owning ${orphaned} state-aware session(s); their private backend connections are gone`);
+    }
   }
 
   /** CrashRecoveryStrategy: replace a crashed child (later, in a crash loop), or stop the server. */
@@ -281,12 +311,16 @@ export class Master {
     const spare = limits.unit === 'children' ? 'MinSpareServers' : 'MinSpareThreads';
     switch (d.action) {
       case 'retire': {
-        const victim = active.reduce((a, b) => (this.scoreboard.connections(b.slot) < this.scoreboard.connections(a.slot) ? b : a));
+        // The child that owns the fewest state-aware sessions (it would linger for them), then
+        // the one with the fewest connections.
+        const sb = this.scoreboard;
+        const load = (c: Child) => sb.stateAwareSessions(c.slot) * 1e6 + sb.connections(c.slot);
+        const victim = active.reduce((a, b) => (load(b) < load(a) ? b : a));
         log('mpm').info(
           { child: victim.pid, idle, max: limits.max },
           `${idle} idle ${limits.unit} > ${limits.unit === 'children' ? 'MaxSpareServers' : 'MaxSpareThreads'} ${limits.max}: retiring child pid ${victim.pid} gracefully`,
         );
-        this.children.graceful(victim, s.exitTimeout);
+        this.children.graceful(victim, s.exitTimeout, s.stateAware.sessionTimeout);
         break;
       }
       case 'spawn': {
@@ -392,7 +426,7 @@ export class Master {
       graceful ? 'Graceful restart requested, doing restart' : 'SIGHUP received.  Attempting to restart',
     );
     for (const c of old) {
-      if (graceful) this.children.graceful(c, next.exitTimeout);
+      if (graceful) this.children.graceful(c, next.exitTimeout, next.stateAware.sessionTimeout);
       else this.children.terminate(c);
     }
     this.startGeneration();
@@ -414,6 +448,10 @@ export class Master {
     if (next.tls.sessionCacheBytes !== s.tls.sessionCacheBytes) {
       next.warnings.push(`changing SSLSessionCache needs a full stop and start; keeping ${s.tls.sessionCacheBytes === 0 ? 'none' : `shm:${s.tls.sessionCacheBytes}`}`);
       next.tls.sessionCacheBytes = s.tls.sessionCacheBytes;
+    }
+    if (next.stateAware.sessionLimit !== s.stateAware.sessionLimit) {
+      next.warnings.push(`changing StateAwareSessionLimit to ${next.stateAware.sessionLimit} needs a full stop and start; keeping ${s.stateAware.sessionLimit}`);
+      next.stateAware.sessionLimit = s.stateAware.sessionLimit;
     }
     next.threadsPerChild = Math.min(next.threadsPerChild, next.threadLimit);
     if (this.cacheSize > 0 && next.cacheSize !== this.cacheSize) {
@@ -441,7 +479,7 @@ export class Master {
     log('master').notice('caught SIGWINCH, shutting down gracefully');
     notify('STOPPING=1');
     this.listeners.closeAll();
-    for (const c of this.children.all()) this.children.graceful(c, this.settings.exitTimeout);
+    for (const c of this.children.all()) this.children.graceful(c, this.settings.exitTimeout, null);
     if (this.children.size === 0) this.finish(0);
   }
 
@@ -464,6 +502,7 @@ export class Master {
     removeScoreboard(this.scoreboardName);
     this.limitCounters?.remove();
     removeHealthSegment(this.healthName);
+    removeOwnersSegment(this.ownersName);
     this.reaper.stop();
     if (this.cacheSize > 0) removeCacheSegment(this.cacheName);
     this.ticketKeys?.stop();

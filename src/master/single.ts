@@ -5,6 +5,7 @@ import { MasterCounters } from '../limits/master-counters';
 import { mpmFor } from '../mpm';
 import { memberKeys } from '../config/upstreams';
 import { createHealthSegment, healthSegmentName, removeHealthSegment, useHealthSegment } from '../shm/health-segment';
+import { createOwnersSegment, ownersSegmentName, removeOwnersSegment, useOwnersSegment } from '../shm/owners-segment';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
 import { applyFileLimit } from '../native/rlimits';
 import { ServerReaper } from '../session/server-reaper';
@@ -26,6 +27,9 @@ export async function runSingleProcess(s: Settings): Promise<number> {
   const healthName = healthSegmentName(process.pid);
   createHealthSegment(healthName).assign(memberKeys(s.upstreams));
   useHealthSegment(healthName);
+  const ownersName = ownersSegmentName(process.pid);
+  createOwnersSegment(ownersName, s.stateAware.sessionLimit);
+  useOwnersSegment(ownersName);
   const cacheName = cacheSegmentName(process.pid);
   if (s.cacheSize > 0) createCacheSegment(cacheName, s.cacheSize, s.limits.cacheItem);
   const reaper = new ServerReaper(process.pid);
@@ -42,6 +46,7 @@ export async function runSingleProcess(s: Settings): Promise<number> {
       removeScoreboard(name);
       limitCounters.remove();
       removeHealthSegment(healthName);
+      removeOwnersSegment(ownersName);
       reaper.stop();
       if (s.cacheSize > 0) removeCacheSegment(cacheName);
       ticketKeys.stop();
@@ -60,6 +65,8 @@ export async function runSingleProcess(s: Settings): Promise<number> {
         scoreboard,
         scoreboardName: name,
         onRetired: finish,
+        // One process: nothing to hand over to while its sessions end.
+        onHoldingSessions: () => undefined,
       })
       .then((runner) => {
         log('master').notice({ mpm: s.mpm, pid: process.pid }, 'running in one process (-X)');

@@ -46,6 +46,7 @@ export const event: Mpm = {
         underAsyncLimit(s, server) &&
         withinFairShare(ctx.scoreboard, ctx.processSlot, ctx.generation, (sb, slot) => sb.connections(slot)),
       onRetired: ctx.onRetired,
+      onHoldingSessions: ctx.onHoldingSessions,
     });
     return runnerOf(serving);
   },

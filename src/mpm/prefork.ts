@@ -31,6 +31,7 @@ export const prefork: Mpm = {
       mayAccept: () =>
         withinFairShare(ctx.scoreboard, ctx.processSlot, ctx.generation, (sb, slot) => sb.connectionsTotal(slot)),
       onRetired: ctx.onRetired,
+      onHoldingSessions: ctx.onHoldingSessions,
     });
     return runnerOf(serving);
   },
@@ -39,8 +40,9 @@ export const prefork: Mpm = {
 /** The ChildRunner of a child that serves on its main thread (prefork, event). */
 export function runnerOf(serving: ReturnType<typeof serve>): ChildRunner {
   return {
-    async graceful() {
+    async graceful(sessionGraceMs: number | null) {
       await serving.server.graceful();
+      await serving.retireSessions(sessionGraceMs);
       await serving.close();
     },
     async stop() {

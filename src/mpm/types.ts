@@ -14,12 +14,16 @@ export interface ChildContext {
   scoreboardName: string;
   /** The child spent its MaxConnectionsPerChild budget and served its last connection. */
   onRetired: () => void;
+  /** The child spent its budget but keeps serving the state-aware sessions it owns. */
+  onHoldingSessions: () => void;
 }
 
 /** A running child's serving loop. */
 export interface ChildRunner {
-  /** Stop accepting; resolves when every connection has ended (bounded by ExitTimeout). */
-  graceful(): Promise<void>;
+  /** Stop accepting; resolves when every connection has ended (bounded by ExitTimeout) and then
+   * every state-aware session it owns (bounded by `sessionGraceMs`; null: a graceful stop, where
+   * the master's ExitTimeout bounds them). */
+  graceful(sessionGraceMs: number | null): Promise<void>;
   /** Close every connection now. */
   stop(): Promise<void>;
   /** The memory redline: drop what each event loop can spare (src/limits/memory-child.ts). */

@@ -38,24 +38,25 @@ export const worker: Mpm = {
       };
       const w = new Worker(entry, { workerData: data });
       w.on('message', (m: ThreadMessage) => {
-        if (m.type === 'retired' && ++retired === threads.length) ctx.onRetired();
+        if (m.type === 'holding') ctx.onHoldingSessions();
+        else if (m.type === 'retired' && ++retired === threads.length) ctx.onRetired();
       });
       w.on('error', (err) => log('child').error({ thread: t, err: err.message }, 'worker thread failed'));
       return w;
     });
-    const ask = (type: 'graceful' | 'stop') =>
+    const ask = (m: ParentMessage) =>
       Promise.all(
         threads.map(
           (w) =>
             new Promise<void>((resolve) => {
               w.once('exit', () => resolve());
-              w.postMessage({ type });
+              w.postMessage(m);
             }),
         ),
       ).then(() => undefined);
     return {
-      graceful: () => ask('graceful'),
-      stop: () => ask('stop'),
+      graceful: (sessionGraceMs) => ask({ type: 'graceful', sessionGraceMs }),
+      stop: () => ask({ type: 'stop' }),
       prune: () => threads.forEach((w) => w.postMessage({ type: 'prune' } satisfies ParentMessage)),
     };
   },

@@ -14,6 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
 import type { Commit, RequestSession } from '../session/request-session';
+import { clientOriginOf } from './client-origin';
 import { clientResponseHeaders, linkValues, trailerPairs, type ClientFacts, type ResponseTarget } from './headers';
 import { describeFailure } from './hints';
 import { answerPlain } from './plain-answer';
@@ -55,6 +56,12 @@ export function abandonExchange(res: http.ServerResponse): void {
   (res as ExchangeResponse)[kExchange]?.abandon(REFUSED);
 }
 
+/** Sees each final response before it is relayed and may take headers out of it (the
+ * state-aware triggers, src/stateaware/). */
+export interface ResponseObserver {
+  onResponse(statusCode: number, headers: Buffer[]): Buffer[];
+}
+
 export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, ResponseTarget, HeldWriter {
   readonly address: string;
   readonly proto: 'http' | 'https';
@@ -62,6 +69,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   readonly host: string | undefined;
   chunkable = false;
   held = false;
+  /** Relayed from another child: the client's address is not the socket's. */
+  private readonly relayed: boolean;
   private abortBackend: ((err?: Error) => void) | null = null;
   private resumeBackend: (() => void) | null = null;
   private state = WAITING;
@@ -84,10 +93,13 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     private expectContinue: boolean,
     /** The request's session on a path with sessions: the answer's X-Session-* headers go to it. */
     private readonly session: RequestSession | null = null,
+    private readonly observer: ResponseObserver | null = null,
   ) {
-    const address = socket.remoteAddress ?? '';
+    const origin = clientOriginOf(req);
+    const address = origin?.address ?? socket.remoteAddress ?? '';
     this.address = address.startsWith('::ffff:') ? address.slice(7) : address;
-    this.encrypted = (socket as TLSSocket).encrypted === true;
+    this.encrypted = origin?.encrypted ?? (socket as TLSSocket).encrypted === true;
+    this.relayed = origin !== undefined;
     this.proto = this.encrypted ? 'https' : 'http';
     this.host = req.headers.host;
     res[kExchange] = this;
@@ -99,7 +111,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   }
 
   trusted(): boolean {
-    return this.plan.trusts(this.socket);
+    return this.relayed ? this.plan.trustsAddress(this.address) : this.plan.trusts(this.socket);
   }
 
   tlsSocket(): TLSSocket | null {
@@ -125,6 +137,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     }
     this.state = RELAYING;
     this.resumeBackend = resume;
+    if (this.observer !== null) headers = this.observer.onResponse(statusCode, headers);
     if (this.session !== null) return this.sessionHead(this.session, statusCode, headers, statusText, resume);
     this.relayHead(statusCode, headers, statusText, null);
     return true;

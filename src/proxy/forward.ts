@@ -7,7 +7,7 @@ import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
 import type { RequestSession } from '../session/request-session';
 import { sessionRequestHeaders } from '../session/session-layer';
-import { Exchange } from './exchange';
+import { Exchange, type ResponseObserver } from './exchange';
 import { backendRequestHeaders } from './headers';
 import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
@@ -19,7 +19,14 @@ function expectsContinue(req: http.IncomingMessage): boolean {
   return expect !== undefined && req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && expect.toLowerCase().includes('100-continue');
 }
 
-export class Forwarder {
+/** What the request handler hands a proxied request to: this Forwarder, or the state-aware
+ * layer in front of it (src/stateaware/). */
+export interface ProxyForwarder {
+  forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: RequestSession | null): void;
+  close(): Promise<void>;
+}
+
+export class Forwarder implements ProxyForwarder {
   /** Each route's upstream, looked up once. */
   private readonly upstreamOf = new Map<ProxyPlan, Upstream>();
 
@@ -27,7 +34,19 @@ export class Forwarder {
 
   /** `url` is the request's path and query, normalized; `session` on paths with sessions. */
   forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: RequestSession | null = null): void {
-    const upstream = this.upstreamFor(plan);
+    this.send(req, res, plan, url, session, this.upstreamFor(plan), null);
+  }
+
+  /** Sends the request to the member `upstream` picks; `observer` sees the final response first. */
+  send(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    plan: ProxyPlan,
+    url: string,
+    session: RequestSession | null,
+    upstream: Upstream,
+    observer: ResponseObserver | null,
+  ): void {
     const member = upstream.pick(req);
     if (!member) {
       log('proxy').error({ backend: plan.route.target, url: req.url }, `no member of ${plan.route.target} is available; answering 503`);
@@ -35,7 +54,7 @@ export class Forwarder {
       answerPlain(res, 503);
       return;
     }
-    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), session);
+    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), session, observer);
     const length = req.headers['content-length'];
     const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
     const headers = backendRequestHeaders(req, plan, exchange, member.host);
@@ -57,7 +76,7 @@ export class Forwarder {
     return this.upstreams.close();
   }
 
-  private upstreamFor(plan: ProxyPlan): Upstream {
+  upstreamFor(plan: ProxyPlan): Upstream {
     let upstream = this.upstreamOf.get(plan);
     if (upstream === undefined) {
       upstream = this.upstreams.get(plan.route.target);

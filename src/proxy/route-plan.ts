@@ -3,8 +3,8 @@
 import type http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
+import type { ProxyOptions, ProxyRoute } from '../config/types';
 import type { RouteSession } from '../config/session';
-import type { ProxyRoute } from '../config/types';
 import { ReverseMap } from './reverse';
 import type { ClientCertHeaderNames } from '../tls/client-cert';
 
@@ -43,6 +43,8 @@ export class ProxyPlan {
   readonly timeout: number | undefined;
   /** Which timeout that is, for the error log. */
   readonly timeoutText: string;
+  /** StateAware on this path (docs/state-aware.md). */
+  readonly stateAware: ProxyOptions['stateAware'];
   readonly reverse: ReverseMap | null;
   /** What the path does with sessions. */
   readonly session: RouteSession;
@@ -65,6 +67,7 @@ export class ProxyPlan {
     const own = route.params.timeout;
     this.timeout = own === undefined ? o.timeout : undefined;
     this.timeoutText = own === undefined ? `${seconds(o.timeout)} (ProxyTimeout)` : `timeout=${own} of the ProxyPass`;
+    this.stateAware = o.stateAware;
     this.reverse = o.reverse.length > 0 ? new ReverseMap(o.reverse) : null;
     this.session = o.session;
     this.serverName = (host.serverName ?? os.hostname()).replace(/^https?:\/\//, '');
@@ -85,6 +88,11 @@ export class ProxyPlan {
   trusts(socket: net.Socket): boolean {
     const address = socket.remoteAddress;
     return this.trusted !== null && address !== undefined && this.trusted.check(address, socket.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4');
+  }
+
+  /** The same for a client known by its address alone (a request relayed from another child). */
+  trustsAddress(address: string): boolean {
+    return this.trusted !== null && this.trusted.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
   /** Via names the protocol the message was received with. */

@@ -24,17 +24,21 @@ function connectOptions(spec: BackendSpec, lookup: LookupFunction): buildConnect
 export interface DispatcherUse {
   /** A health probe's: one connection, never reused, so each probe tests connecting. */
   probe?: boolean;
+  /** A state-aware session's private connection (src/stateaware/): one connection, kept idle
+   * up to this many milliseconds unless the backend closes it first. */
+  privateIdleMs?: number;
 }
 
 export function backendDispatcher(spec: BackendSpec, dns: DnsCache, use: DispatcherUse = {}): Dispatcher {
   const lookup = dns.lookupFor(spec.dnsTtl);
   const connect = connectOptions(spec, lookup);
+  const own = use.privateIdleMs;
   const pool: Pool.Options = {
-    connections: use.probe ? 1 : spec.max,
+    connections: use.probe || own !== undefined ? 1 : spec.max,
     headersTimeout: spec.timeout,
     bodyTimeout: spec.timeout,
-    keepAliveTimeout: spec.ttl ?? DEFAULT_IDLE_MS,
-    ...(spec.ttl !== null && { keepAliveMaxTimeout: spec.ttl }),
+    keepAliveTimeout: own ?? spec.ttl ?? DEFAULT_IDLE_MS,
+    ...(own !== undefined ? { keepAliveMaxTimeout: own } : spec.ttl !== null && { keepAliveMaxTimeout: spec.ttl }),
     // pipelining 0 is undici's "close after each response".
     pipelining: use.probe || spec.disableReuse ? 0 : 1,
     connect,

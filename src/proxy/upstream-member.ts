@@ -39,7 +39,7 @@ export class Member implements UpstreamMember {
   constructor(
     readonly spec: BackendSpec,
     private readonly health: HealthTable,
-    dns: DnsCache,
+    private readonly dns: DnsCache,
     /** For logs: the balancer it belongs to. */
     readonly balancer: string | null,
   ) {
@@ -52,6 +52,10 @@ export class Member implements UpstreamMember {
     if (this.slot < 0) throw new Error(`${spec.key} has no record in the health table`);
     this.retryTicks = ticks(spec.retry);
     this.outOnFailure = spec.retry > 0 && !spec.status.ignoreErrors;
+  }
+
+  privateDispatcher(idleMs: number): Dispatcher {
+    return backendDispatcher(this.spec, this.dns, { privateIdleMs: idleMs });
   }
 
   get healthSlot(): number {

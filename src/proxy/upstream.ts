@@ -23,6 +23,9 @@ export interface UpstreamMember {
   /** host[:port], the Host header the backend gets (unless ProxyPreserveHost). */
   readonly host: string;
   readonly dispatcher: Dispatcher;
+  /** A new dispatcher of one connection to this member, for one state-aware session alone;
+   * idle up to `idleMs` before it closes. */
+  privateDispatcher(idleMs: number): Dispatcher;
 }
 
 export type Outcome = 'ok' | 'connect-failure' | 'failure';

@@ -31,7 +31,7 @@
 //   |  48 | i32       | connections        | open now                               |
 //   |  52 | i32       | keepAliveIdle      | idle in keep-alive now                 |
 //   |  56 | i32       | busy               | request slots busy now                 |
-//   |  60 |           | (padding)          |                                        |
+//   |  60 | i32       | stateAware         | state-aware sessions it owns now       |
 //
 //   Worker slot: 344 bytes, serverLimit × threadLimit of them at 64 + serverLimit × 64;
 //   worker t of process slot p is number p × threadLimit + t.
@@ -82,7 +82,7 @@ export function stateChar(state: number): string {
 
 /** 'MPSB' read as a little-endian int32. */
 export const SCOREBOARD_MAGIC = 0x4253504d;
-export const SCOREBOARD_VERSION = 1;
+export const SCOREBOARD_VERSION = 2;
 export const CLIENT_BYTES = 48;
 export const VHOST_BYTES = 128;
 export const REQUEST_BYTES = 128;
@@ -116,6 +116,7 @@ export const processLayout = defineLayout({
   connections: i32,
   keepAliveIdle: i32,
   busy: i32,
+  stateAware: i32,
 });
 
 export const workerLayout = defineLayout({
@@ -310,6 +311,7 @@ export class Scoreboard {
     Atomics.store(w, p + PI.connections, 0);
     Atomics.store(w, p + PI.keepAliveIdle, 0);
     Atomics.store(w, p + PI.busy, 0);
+    Atomics.store(w, p + PI.stateAware, 0);
     for (let t = 0; t < this.threadLimit; t++) {
       this.resetWorker(slot, t, t < threads ? WorkerState.STARTING : WorkerState.DEAD);
     }
@@ -388,6 +390,10 @@ export class Scoreboard {
   busy(slot: number): number {
     return Atomics.load(this.words, this.processWord(slot) + PI.busy);
   }
+  /** State-aware sessions whose private backend connection it holds (src/stateaware/). */
+  stateAwareSessions(slot: number): number {
+    return Atomics.load(this.words, this.processWord(slot) + PI.stateAware);
+  }
   connectionsTotal(slot: number): number {
     return loadU64(this.words, this.processWord(slot) + PI.connectionsTotal);
   }
@@ -406,6 +412,9 @@ export class Scoreboard {
   }
   addBusy(slot: number, delta: number): void {
     Atomics.add(this.words, this.processWord(slot) + PI.busy, delta);
+  }
+  addStateAwareSessions(slot: number, delta: number): void {
+    Atomics.add(this.words, this.processWord(slot) + PI.stateAware, delta);
   }
   incrementConnectionsTotal(slot: number): void {
     addU64(this.words, this.processWord(slot) + PI.connectionsTotal, 1);
@@ -515,6 +524,9 @@ export interface ScoreboardSummary {
   openConnections: number;
   keepAliveIdle: number;
   busySlots: number;
+  /** State-aware sessions owned by live processes, and how many processes own one. */
+  stateAwareSessions: number;
+  owningProcesses: number;
   /** Since the scoreboard was created, including released processes. */
   totalConnections: number;
   totalAccesses: number;
@@ -536,6 +548,8 @@ export function summarize(scoreboard: Scoreboard, threadsPerChild: number): Scor
     openConnections: 0,
     keepAliveIdle: 0,
     busySlots: 0,
+    stateAwareSessions: 0,
+    owningProcesses: 0,
     totalConnections: scoreboard.retiredConnections,
     totalAccesses: scoreboard.retiredRequests,
     totalBytes: scoreboard.retiredBytes,
@@ -554,6 +568,9 @@ export function summarize(scoreboard: Scoreboard, threadsPerChild: number): Scor
     summary.openConnections += scoreboard.connections(slot);
     summary.keepAliveIdle += scoreboard.keepAliveIdle(slot);
     summary.busySlots += scoreboard.busy(slot);
+    const owned = scoreboard.stateAwareSessions(slot);
+    summary.stateAwareSessions += owned;
+    if (owned > 0) summary.owningProcesses++;
     summary.totalConnections += scoreboard.connectionsTotal(slot);
     summary.totalAccesses += scoreboard.requestsTotal(slot);
     summary.totalBytes += scoreboard.bytesTotal(slot);

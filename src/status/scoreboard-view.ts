@@ -15,6 +15,8 @@ export interface ProcessRow {
   bytesTotal: number;
   keepAliveIdle: number;
   busy: number;
+  /** State-aware sessions it owns. */
+  stateAware: number;
   startTime: number;
 }
 
@@ -50,6 +52,7 @@ export function processRows(scoreboard: Scoreboard): ProcessRow[] {
       bytesTotal: scoreboard.bytesTotal(slot),
       keepAliveIdle: scoreboard.keepAliveIdle(slot),
       busy: scoreboard.busy(slot),
+      stateAware: scoreboard.stateAwareSessions(slot),
       startTime: scoreboard.processStartTime(slot),
     });
   }

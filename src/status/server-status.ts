@@ -99,13 +99,16 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     `ConnsTotal: ${s.openConnections}`,
     `ConnsAsyncKeepAlive: ${s.keepAliveIdle}`,
     `Scoreboard: ${s.scoreboard}`,
+    // mpmproxy's own, after Apache's: state-aware sessions and the children that own them.
+    `StateAwareSessions: ${s.stateAwareSessions}`,
+    `StateAwareOwners: ${s.owningProcesses}`,
     ...(info.extra ?? []).map(oneLine),
   );
   for (const p of processRows(scoreboard)) {
     lines.push(
       `Process: slot=${p.slot} pid=${p.pid} generation=${p.generation} accepting=${flag(p.accepting)} ` +
         `stopping=${flag(p.quiescing)} conns=${p.connections} connsTotal=${p.connectionsTotal} ` +
-        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle}`,
+        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle} stateaware=${p.stateAware}`,
     );
   }
   return lines.join('\n') + '\n';
@@ -142,6 +145,7 @@ export function renderStatusHtml(scoreboard: Scoreboard, info: StatusInfo): stri
         `${formatBytes(f.bytesPerReq)}/request`,
     ),
     dt(`${s.busyWorkers} requests currently being processed, ${s.idleWorkers} idle workers`),
+    dt(`${s.stateAwareSessions} state-aware sessions owned by ${s.owningProcesses} processes`),
     ...(info.extra ?? []).map((line) => dt(escapeHtml(line))),
     '</dl>',
     processTable(processRows(scoreboard)),
@@ -171,13 +175,15 @@ function processTable(rows: ProcessRow[]): string {
         p.busy,
         p.keepAliveIdle,
         p.requestsTotal,
+        p.stateAware,
       ])}</tr>`,
   );
   return [
     '<table>',
     '<tr><th rowspan="2">Slot</th><th rowspan="2">PID</th><th rowspan="2">Generation</th>' +
       '<th rowspan="2">Stopping</th><th rowspan="2">Accepting</th><th colspan="2">Connections</th>' +
-      '<th rowspan="2">Busy</th><th rowspan="2">Idle keep-alive</th><th rowspan="2">Requests</th></tr>',
+      '<th rowspan="2">Busy</th><th rowspan="2">Idle keep-alive</th><th rowspan="2">Requests</th>' +
+      '<th rowspan="2">State-aware sessions</th></tr>',
     '<tr><th>total</th><th>open</th></tr>',
     ...body,
     `<tr><td colspan="5">Sum</td>${cells([
@@ -186,6 +192,7 @@ function processTable(rows: ProcessRow[]): string {
       sum((p) => p.busy),
       sum((p) => p.keepAliveIdle),
       sum((p) => p.requestsTotal),
+      sum((p) => p.stateAware),
     ])}</tr>`,
     '</table>',
   ].join('\n');

@@ -71,6 +71,7 @@ export interface StatusProcess {
   requests: number;
   busy: number;
   keepalive: number;
+  stateaware: number;
 }
 
 export interface Status {
