@@ -30,6 +30,8 @@ import { createWorkDir } from './lib/work-dir';
 import type { WorkDir } from './lib/work-dir';
 
 const PROCESSES = os.availableParallelism();
+/** Warm-up of the servers that spread the load over many V8 isolates, each compiling alone. */
+const SLOW_WARMUP_S = 15;
 const CONNECTIONS = WRK_CONNECTIONS;
 /** Prefork serves one connection per child: this many children, and as many connections. */
 const PREFORK_CHILDREN = 16;
@@ -54,6 +56,8 @@ interface Target {
   /** Processes and threads, as the table shows them. */
   shape: string;
   connections: number;
+  /** Seconds of warm-up load before each measured run (WARMUP_S unless set). */
+  warmupS?: number;
   /** The program it needs on PATH, if any. */
   needs?: string;
   /** What its numbers need said about them. */
@@ -66,6 +70,7 @@ interface MpmproxyShape {
   children: number;
   directives: string[];
   connections?: number;
+  warmupS?: number;
   note?: string;
 }
 
@@ -77,6 +82,7 @@ function mpmproxyTarget(id: string, label: string, m: MpmproxyShape): Target {
     group: 'mpmproxy',
     shape: m.shape,
     connections: m.connections ?? CONNECTIONS,
+    warmupS: m.warmupS,
     note: m.note,
     async start(dir, backend) {
       const port = await freePort();
@@ -127,10 +133,11 @@ const targets: Target[] = [
     shape: `${PROCESSES} children × ${CONNECTIONS / PROCESSES} threads`,
     children: PROCESSES,
     directives: fixedChildren('worker', PROCESSES, CONNECTIONS / PROCESSES),
+    warmupS: SLOW_WARMUP_S,
     note:
       `each of the ${CONNECTIONS} threads is a V8 isolate that compiles its code alone and gets a ${CONNECTIONS}th of the ` +
-      'load, so in a run this short most of it still runs unoptimised code (a CPU profile of a child is topped by ' +
-      `V8's compiler and its baseline code), and ${CONNECTIONS} threads take turns on ${PROCESSES} CPUs.`,
+      `load, so it warms up ${SLOW_WARMUP_S} s (not ${WARMUP_S}) before it is measured; ${CONNECTIONS} event loops with one ` +
+      `connection each still take turns on ${PROCESSES} CPUs, each with its own wake-ups and system calls per request.`,
   }),
   mpmproxyTarget('mpmproxy-prefork', 'mpmproxy prefork', {
     shape: `${PREFORK_CHILDREN} children`,
@@ -144,9 +151,11 @@ const targets: Target[] = [
       `MaxRequestWorkers ${PREFORK_CHILDREN}`,
       `ServerLimit ${PREFORK_CHILDREN}`,
     ],
+    warmupS: SLOW_WARMUP_S,
     note:
-      'a child serves one connection, so every request is an event-loop turn of its own, with its own wake-ups and ' +
-      `system calls, in one of ${PREFORK_CHILDREN} processes taking turns on ${PROCESSES} CPUs.`,
+      `a child serves one connection, so every request is an event-loop turn of its own, with its own wake-ups and ` +
+      `system calls, in one of ${PREFORK_CHILDREN} processes taking turns on ${PROCESSES} CPUs (each compiles its own code: ` +
+      `${SLOW_WARMUP_S} s of warm-up).`,
   }),
   {
     id: 'nginx',
@@ -223,7 +232,7 @@ interface Result {
 }
 
 async function measure(target: Target, server: Running, backend: ProxyBackend, load: Load): Promise<Result> {
-  await runWrk(loadOptions(server.port, backend, load, WARMUP_S, target.connections));
+  await runWrk(loadOptions(server.port, backend, load, target.warmupS ?? WARMUP_S, target.connections));
   await sleep(500);
   // The backend measured directly is its own server.
   const other = otherCpuWindow(server.pid === backend.pid ? [server.pid] : [server.pid, backend.pid]);
@@ -341,7 +350,7 @@ function section(results: Result[], backend: ProxyBackend, skipped: Target[], lo
     'Command: `npm run bench` (= `npm run build:ts && node dist/bench/proxy.bench.js`).',
     '',
     `- Backend: ${backend.describe}, keep-alive without a request limit; every proxy forwards \`/\` to it.`,
-    `- Load: per server and load, ${WARMUP_S} s of warm-up, then \`${command}\` ` +
+    `- Load: per server and load, ${WARMUP_S} s of warm-up (${SLOW_WARMUP_S} s for mpmproxy worker and prefork, see the notes), then \`${command}\` ` +
       "(with `-H 'Connection: close'` for close); one run at a time, everything on 127.0.0.1.",
     `- mpmproxy: \`mpmproxy -f FILE -D FOREGROUND\` with \`LogLevel warn\`, no access log, default limits, ` +
       '`ProxyPass / http://127.0.0.1:BACKEND/` (a keep-alive pool per serving loop) and `MaxKeepAliveRequests 0` ' +
