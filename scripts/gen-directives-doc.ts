@@ -14,6 +14,8 @@ const moduleTitles: Record<DirectiveModule, string> = {
   status: 'Handlers',
   proxy: 'Proxy',
   limits: 'Sandbox limits',
+  http2: 'HTTP/2',
+  proxy_wstunnel: 'WebSockets',
 };
 
 /** From the compiled script in dist/scripts/. */

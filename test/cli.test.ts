@@ -195,6 +195,8 @@ describe('listings', () => {
       'proxy_hcheck',
       'status',
       'log_config',
+      'http2',
+      'proxy_wstunnel',
     ]);
   });
 

@@ -1,6 +1,6 @@
 // Builds what one serving event loop (a child's main thread, or one of its worker threads) needs:
-// the request handler with its backend pools and the server-status page, the access log, and
-// the connection server around them.
+// the request handler with its backend pools and the server-status page, the access log, the
+// WebSocket tunnels, and the connection server around them.
 import type { Settings } from '../config/types';
 import { LoopLimits } from '../limits/loop-limits';
 import { AccessLog } from '../log/access-log';
@@ -9,6 +9,7 @@ import { createUpstreams } from '../proxy/upstream';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
+import { WebSocketTunnels } from '../websocket/tunnels';
 import { ConnectionServer } from './connection-server';
 import type { ConnectionServerOptions, InheritedListener } from './connection-server';
 import type { ConnectionBudget } from './connection-budget';
@@ -33,8 +34,16 @@ export interface Serving {
 }
 
 export function serve(o: ServeOptions): Serving {
-  const forwarder = new Forwarder(createUpstreams(o.settings));
   const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
+  const tunnels = new WebSocketTunnels({
+    limits: o.settings.limits,
+    idleTimeout: o.settings.protocols.webSocketIdleTimeout,
+    loopLimits: limits,
+    scoreboard: o.scoreboard,
+    processSlot: o.processSlot,
+    onOpen: (client) => server.leftHttp1(client),
+  });
+  const forwarder = new Forwarder(createUpstreams(o.settings), tunnels);
   const handler = limits.guard(
     createHandler({
       settings: o.settings,
@@ -45,7 +54,7 @@ export function serve(o: ServeOptions): Serving {
   const accessLog = AccessLog.create(o.settings);
   // A retiring loop is about to end with its process (or thread): its last lines go out first.
   const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
-  const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits });
+  const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tunnels });
   server.start();
   return { server, close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined) };
 }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Settings } from '../config/types';
 import { heapLimitMb } from '../limits/memory';
 import { limitsReport } from '../limits/settings';
+import { protocolsReport } from '../http2/settings';
 import { mpmFor } from '../mpm';
 import { serverVersion } from '../version';
 
@@ -58,6 +59,7 @@ export function settingsReport(s: Settings): string {
       ['KeepAliveTimeout', ms(s.keepAliveTimeout)],
       ['MaxKeepAliveRequests', unlimited(s.maxKeepAliveRequests)],
       ...limitsReport(s.limits),
+      ...protocolsReport(s.protocols),
       ['ProxyDNSCacheTimeout', ms(s.upstreams.dnsCacheTimeout)],
       ...s.upstreams.balancers.map((b) => ['Balancer', `${b.name} lbmethod=${b.lbmethod} members=${b.members.map((m) => m.origin).join(',')}`]),
       ['ErrorLog', s.errorLog],

@@ -9,6 +9,7 @@ import { limitDirectives } from './directives/limits';
 import { logDirectives } from './directives/log';
 import { mpmDirectives } from './directives/mpm';
 import { processLimitDirectives } from './directives/process-limits';
+import { protocolDirectives } from './directives/protocols';
 import { proxyDirectives } from './directives/proxy';
 import { statusDirectives } from './directives/status';
 import type { DirectiveSpec, UseContext } from './directive-spec';
@@ -28,6 +29,7 @@ export const directives = {
   ...proxyDirectives,
   ...balancerDirectives,
   ...limitDirectives,
+  ...protocolDirectives,
 };
 
 export const directiveList: readonly DirectiveSpec[] = Object.values(directives);

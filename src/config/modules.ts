@@ -15,6 +15,8 @@ export const builtinModules = [
   'proxy_hcheck',
   'status',
   'log_config',
+  'http2',
+  'proxy_wstunnel',
 ] as const;
 
 export type BuiltinModule = (typeof builtinModules)[number];

@@ -9,6 +9,7 @@ import { resolveAccessLogs, type AccessLogs } from './access-logs';
 import { configDirectory } from './embedded';
 import { requestsPerConnection, resolveLimitSettings } from '../limits/settings';
 import { resolveProcessLimits } from './process-limits';
+import { resolveProtocols } from '../http2/settings';
 import { resolveRoutes, trustedAddresses } from './routes';
 import { resolveSandbox } from './sandbox';
 import { proxyPasses, resolveUpstreams } from './upstreams';
@@ -112,6 +113,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
       fromRoot,
     }),
     limits: clientLimits,
+    protocols: resolveProtocols(value, timeout),
     warnings,
   };
 }

@@ -161,9 +161,23 @@ export interface Settings {
   upstreams: UpstreamSettings;
   /** The sandbox limits on what clients send and hold (docs/limits.md). */
   limits: LimitSettings;
+  /** HTTP/2 and WebSockets on the front end (docs/http2.md, docs/websockets.md). */
+  protocols: ProtocolSettings;
   /** Adjustments made while resolving (Apache-style: "ThreadsPerChild lowered to ThreadLimit"),
    * logged at start-up and by -t. */
   warnings: string[];
+}
+
+export interface ProtocolSettings {
+  /** HTTP/2 over TLS, chosen by ALPN (Protocols h2). */
+  h2: boolean;
+  /** HTTP/2 over cleartext, by prior knowledge or Upgrade: h2c (Protocols h2c). */
+  h2c: boolean;
+  /** H2MaxResets: client stream resets allowed per connection within intervalMs. */
+  maxResets: number;
+  resetIntervalMs: number;
+  /** milliseconds (ProxyWebsocketIdleTimeout) */
+  webSocketIdleTimeout: number;
 }
 
 export interface VirtualHostSpec {

@@ -5,7 +5,11 @@
 import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
+import { isWebSocketUpgrade } from '../websocket/handshake';
+import type { WebSocketTunnels } from '../websocket/tunnels';
+import { UpgradeExchange } from '../websocket/upgrade-exchange';
 import { Exchange } from './exchange';
+import { bodyOfUnknownLength } from './framing';
 import { backendRequestHeaders } from './headers';
 import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
@@ -21,7 +25,11 @@ export class Forwarder {
   /** Each route's upstream, looked up once. */
   private readonly upstreamOf = new Map<ProxyPlan, Upstream>();
 
-  constructor(private readonly upstreams: Upstreams) {}
+  constructor(
+    private readonly upstreams: Upstreams,
+    /** Where WebSocket upgrades go once the backend switches protocols. */
+    private readonly tunnels: WebSocketTunnels | null,
+  ) {}
 
   /** `url` is the request's path and query, normalized. */
   forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
@@ -33,9 +41,12 @@ export class Forwarder {
       answerPlain(res, 503);
       return;
     }
-    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req));
+    const upgrade = this.tunnels !== null && isWebSocketUpgrade(req);
+    const exchange = upgrade
+      ? new UpgradeExchange(this.tunnels as WebSocketTunnels, req, res, req.socket, plan, upstream, member, false)
+      : new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req));
     const length = req.headers['content-length'];
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    const hasBody = (length !== undefined && length !== '0') || bodyOfUnknownLength(req);
     member.dispatcher.dispatch(
       {
         method: req.method as Dispatcher.HttpMethod,
@@ -44,6 +55,7 @@ export class Forwarder {
         body: hasBody ? req : null,
         headersTimeout: plan.timeout,
         bodyTimeout: plan.timeout,
+        upgrade: upgrade ? 'websocket' : null,
       },
       exchange,
     );

@@ -31,7 +31,7 @@
 //   |  48 | i32       | connections        | open now                               |
 //   |  52 | i32       | keepAliveIdle      | idle in keep-alive now                 |
 //   |  56 | i32       | busy               | request slots busy now                 |
-//   |  60 |           | (padding)          |                                        |
+//   |  60 | i32       | webSockets         | WebSocket tunnels open now             |
 //
 //   Worker slot: 344 bytes, serverLimit × threadLimit of them at 64 + serverLimit × 64;
 //   worker t of process slot p is number p × threadLimit + t.
@@ -116,6 +116,7 @@ export const processLayout = defineLayout({
   connections: i32,
   keepAliveIdle: i32,
   busy: i32,
+  webSockets: i32,
 });
 
 export const workerLayout = defineLayout({
@@ -310,6 +311,7 @@ export class Scoreboard {
     Atomics.store(w, p + PI.connections, 0);
     Atomics.store(w, p + PI.keepAliveIdle, 0);
     Atomics.store(w, p + PI.busy, 0);
+    Atomics.store(w, p + PI.webSockets, 0);
     for (let t = 0; t < this.threadLimit; t++) {
       this.resetWorker(slot, t, t < threads ? WorkerState.STARTING : WorkerState.DEAD);
     }
@@ -401,6 +403,15 @@ export class Scoreboard {
   addConnections(slot: number, delta: number): void {
     Atomics.add(this.words, this.processWord(slot) + PI.connections, delta);
   }
+  /** WebSocket tunnels open right now. */
+  webSockets(slot: number): number {
+    return Atomics.load(this.words, this.processWord(slot) + PI.webSockets);
+  }
+
+  addWebSockets(slot: number, delta: number): void {
+    Atomics.add(this.words, this.processWord(slot) + PI.webSockets, delta);
+  }
+
   addKeepAliveIdle(slot: number, delta: number): void {
     Atomics.add(this.words, this.processWord(slot) + PI.keepAliveIdle, delta);
   }
@@ -515,6 +526,8 @@ export interface ScoreboardSummary {
   openConnections: number;
   keepAliveIdle: number;
   busySlots: number;
+  /** WebSocket tunnels open now. */
+  webSockets: number;
   /** Since the scoreboard was created, including released processes. */
   totalConnections: number;
   totalAccesses: number;
@@ -536,6 +549,7 @@ export function summarize(scoreboard: Scoreboard, threadsPerChild: number): Scor
     openConnections: 0,
     keepAliveIdle: 0,
     busySlots: 0,
+    webSockets: 0,
     totalConnections: scoreboard.retiredConnections,
     totalAccesses: scoreboard.retiredRequests,
     totalBytes: scoreboard.retiredBytes,
@@ -554,6 +568,7 @@ export function summarize(scoreboard: Scoreboard, threadsPerChild: number): Scor
     summary.openConnections += scoreboard.connections(slot);
     summary.keepAliveIdle += scoreboard.keepAliveIdle(slot);
     summary.busySlots += scoreboard.busy(slot);
+    summary.webSockets += scoreboard.webSockets(slot);
     summary.totalConnections += scoreboard.connectionsTotal(slot);
     summary.totalAccesses += scoreboard.requestsTotal(slot);
     summary.totalBytes += scoreboard.bytesTotal(slot);

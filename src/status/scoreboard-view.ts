@@ -15,6 +15,7 @@ export interface ProcessRow {
   bytesTotal: number;
   keepAliveIdle: number;
   busy: number;
+  webSockets: number;
   startTime: number;
 }
 
@@ -50,6 +51,7 @@ export function processRows(scoreboard: Scoreboard): ProcessRow[] {
       bytesTotal: scoreboard.bytesTotal(slot),
       keepAliveIdle: scoreboard.keepAliveIdle(slot),
       busy: scoreboard.busy(slot),
+      webSockets: scoreboard.webSockets(slot),
       startTime: scoreboard.processStartTime(slot),
     });
   }

@@ -98,6 +98,7 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     `Stopping: ${s.quiescingProcesses}`,
     `ConnsTotal: ${s.openConnections}`,
     `ConnsAsyncKeepAlive: ${s.keepAliveIdle}`,
+    `ConnsWebSocket: ${s.webSockets}`,
     `Scoreboard: ${s.scoreboard}`,
     ...(info.extra ?? []).map(oneLine),
   );
@@ -105,7 +106,7 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     lines.push(
       `Process: slot=${p.slot} pid=${p.pid} generation=${p.generation} accepting=${flag(p.accepting)} ` +
         `stopping=${flag(p.quiescing)} conns=${p.connections} connsTotal=${p.connectionsTotal} ` +
-        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle}`,
+        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle} websockets=${p.webSockets}`,
     );
   }
   return lines.join('\n') + '\n';
@@ -142,6 +143,7 @@ export function renderStatusHtml(scoreboard: Scoreboard, info: StatusInfo): stri
         `${formatBytes(f.bytesPerReq)}/request`,
     ),
     dt(`${s.busyWorkers} requests currently being processed, ${s.idleWorkers} idle workers`),
+    dt(`${s.webSockets} WebSocket connections open`),
     ...(info.extra ?? []).map((line) => dt(escapeHtml(line))),
     '</dl>',
     processTable(processRows(scoreboard)),

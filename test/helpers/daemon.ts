@@ -71,6 +71,7 @@ export interface StatusProcess {
   requests: number;
   busy: number;
   keepalive: number;
+  websockets: number;
 }
 
 export interface Status {
