@@ -4,11 +4,13 @@
 // apply to HTTP/2 streams as to HTTP/1.1 requests.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import http2 from 'node:http2';
+import net from 'node:net';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { request, waitFor } from './helpers/daemon';
-import { echo, httpBackend } from './helpers/proxy';
+import { request, sleep, waitFor } from './helpers/daemon';
+import { echo, httpBackend, parseHead, rawExchange } from './helpers/proxy';
 import { launch } from './helpers/mpm';
 import { h2Request, STATUS_LOCATION } from './helpers/h2';
 
@@ -71,6 +73,23 @@ test('HTTP/2 cleartext through the proxy', async (t) => {
     const r = await request(d.port, '/app/echo');
     assert.equal(r.status, 200);
     assert.equal((JSON.parse(r.body.toString()) as { url: string }).url, '/echo');
+  });
+
+  await t.test('clients whose first bytes come late, or in pieces, get the protocol they speak', async (st) => {
+    // Nothing is queued when the connection is accepted: the first bytes are read, then replayed.
+    const socket = net.connect(d.port, '127.0.0.1');
+    await once(socket, 'connect');
+    await sleep(300);
+    const session = http2.connect(base, { createConnection: () => socket });
+    st.after(() => session.close());
+    const late = await h2Request(session, { ':path': '/app/echo?late=1' });
+    assert.equal(late.headers[':status'], 200);
+    assert.equal((JSON.parse(late.body.toString()) as { url: string }).url, '/echo?late=1');
+    // An HTTP/1.1 request whose first byte comes alone could still have been a preface.
+    const h1 = await rawExchange(d.port, ['G', 'ET /app/echo?split=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], { pauseMs: 200 });
+    const head = parseHead(h1.text);
+    assert.equal(head.status, 200);
+    assert.equal((JSON.parse(head.body) as { url: string }).url, '/echo?split=1');
   });
 
   await t.test('request bodies of unannounced length stream to the backend; hop-by-hop fields never reach the client', async (st) => {

@@ -11,6 +11,8 @@ export interface NginxOptions {
   role: PeerRole;
   /** worker_processes; 'auto' is one per core. */
   workers?: number | 'auto';
+  /** HTTP/2 on the listener (`listen ... http2`: by prior knowledge on cleartext). */
+  http2?: boolean;
 }
 
 export function nginxConfig(o: NginxOptions): string {
@@ -40,7 +42,7 @@ export function nginxConfig(o: NginxOptions): string {
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${d}/tmp-${t};`),
     ...upstream,
     '  server {',
-    `    listen ${LOOPBACK}:${o.port};`,
+    `    listen ${LOOPBACK}:${o.port}${o.http2 ? ' http2' : ''};`,
     ...location,
     '  }',
     '}',

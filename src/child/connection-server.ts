@@ -16,7 +16,7 @@ import { REFUSED, type LoopLimits } from '../limits/loop-limits';
 import { log, logs } from '../log/logger';
 import { H2Front } from '../http2/h2-front';
 import { wantsH2c } from '../http2/h2c-upgrade';
-import { sniffPreface } from '../http2/preface';
+import { peekPreface, sniffPreface } from '../http2/preface';
 import { abandonExchange } from '../proxy/exchange';
 import { logRefusal, parseRefusal, refusalHead } from '../proxy/framing';
 import type { RequestRecord, Scoreboard } from '../shm/scoreboard';
@@ -265,6 +265,12 @@ export class ConnectionServer {
     const h2 = this.h2;
     if (h2 === null) {
       this.http.emit('connection', socket);
+      return;
+    }
+    const queued = peekPreface(socket);
+    if (queued !== null) {
+      if (queued) h2.serveNative(socket);
+      else this.http.emit('connection', socket);
       return;
     }
     sniffPreface(socket, (isH2, head) => {

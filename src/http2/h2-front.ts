@@ -62,9 +62,14 @@ export class H2Front {
     });
   }
 
-  /** A connection whose first bytes (`head`) were the preface. */
+  /** A connection whose first bytes (`head`) were read, and were the preface. */
   serve(socket: net.Socket, head: Buffer): void {
     this.hand(socket, new ReplaySocket(socket, head, null));
+  }
+
+  /** A connection no byte of which was read yet: the session reads it natively. */
+  serveNative(socket: net.Socket): void {
+    this.hand(socket, socket);
   }
 
   /** An HTTP/1.1 request that asked for h2c (wantsH2c): 101, then its answer on stream 1.
@@ -80,7 +85,7 @@ export class H2Front {
     return true;
   }
 
-  private hand(socket: net.Socket, stream: ReplaySocket): void {
+  private hand(socket: net.Socket, stream: net.Socket | ReplaySocket): void {
     this.handing = socket;
     try {
       this.server.emit('connection', stream);
