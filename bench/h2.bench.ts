@@ -13,7 +13,7 @@ import { startNginx } from './lib/nginx';
 import { freePort, LOOPBACK } from './lib/ports';
 import { treeCpuMs } from './lib/proc-sampler';
 import { startProxyBackend, type ProxyBackend } from './lib/proxy-backend';
-import { measuredLine, writeResultsSection } from './lib/results';
+import { measuredLine, median, rate, writeResultsSection } from './lib/results';
 import { createWorkDir } from './lib/work-dir';
 
 const ROUNDS = 3;
@@ -83,12 +83,6 @@ async function measure(server: Server, protocol: Protocol, backend: ProxyBackend
   }
 }
 
-const median = (values: number[]): number => {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-};
-const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function section(rounds: Round[], backend: ProxyBackend, loadAtStart: number): string {
   const rows: string[] = [];

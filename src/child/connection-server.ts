@@ -217,7 +217,8 @@ export class ConnectionServer {
     if (this.conns.size > 0) log('child').warn({ connections: this.conns.size, reason }, 'closing connections still open');
     const tunnels = this.o.tunnels;
     if (tunnels.size > 0) log('proxy_wstunnel').info({ webSockets: tunnels.size, reason }, 'closing WebSockets with 1001 (going away)');
-    for (const c of this.conns.values()) if (!tunnels.close(c.socket, GOING_AWAY, 'server restarting')) c.socket.destroy();
+    const goingAway = reason === 'stop' ? 'server stopping' : 'server restarting';
+    for (const c of this.conns.values()) if (!tunnels.close(c.socket, GOING_AWAY, goingAway)) c.socket.destroy();
   }
 
   /** The memory redline: ends the keep-alive connections that have waited `idleMs` for their next
