@@ -137,3 +137,17 @@ test('a graceful restart closes old WebSockets with 1001 when GracefulShutdownTi
   fresh.ws.send('still here');
   assert.equal((await fresh.next()).toString(), 'still here');
 });
+
+test('open WebSockets count in LimitConnections for as long as they live', async (t) => {
+  const backend = await echoBackend(t);
+  const d = await launch(t, { config: ['StartServers 1', 'LimitConnections 3', `ProxyPass /ws/ ${backend.url}/`].join('\n') });
+  const url = `ws://127.0.0.1:${d.port}/ws/held`;
+  const clients = [];
+  for (let i = 0; i < 3; i++) clients.push(await connectClient(t, url));
+  // A fourth connection of any kind is closed at accept.
+  await assert.rejects(request(d.port, '/ws/', { timeoutMs: 5000 }));
+  await assert.rejects(connectClient(t, url));
+  clients[0].ws.close(1000);
+  await clients[0].closed;
+  await waitFor('a connection to be let in again', () => request(d.port, '/ws/').then((r) => r.status === 200, () => false));
+});
