@@ -120,9 +120,12 @@ function section(rounds: Round[], backend: ProxyBackend, loadAtStart: number): s
     '| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |',
     ...rows,
     '',
-    'HTTP/2 over cleartext reaches mpmproxy through Node\'s JavaScript stream wrapper (the first bytes are read to tell ' +
-      'the preface from an HTTP/1.1 request, and a native HTTP/2 session cannot be given bytes already read); over TLS, ' +
-      'ALPN decides before any byte is read and the session reads the socket natively.',
+    'Both servers proxy every HTTP/2 stream as an HTTP/1.1 request to the backend. mpmproxy reads the first bytes of a ' +
+      'cleartext connection in the kernel queue (MSG_PEEK) and hands it to a native Node HTTP/2 session; its cost per ' +
+      "request is that of Node's HTTP/2 server and its compatibility API on top of the HTTP/1.1 proxy path.",
+    ...(loadAtStart > 2
+      ? ['', `The machine was busy with other work (load average ${loadAtStart.toFixed(1)} on ${os.cpus().length} CPUs): runs differ widely, and the CPU figures, which divide by fewer requests, are inflated by the fixed per-second work of each server.`]
+      : []),
   ].join('\n');
 }
 
