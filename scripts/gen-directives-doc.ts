@@ -14,6 +14,7 @@ const moduleTitles: Record<DirectiveModule, string> = {
   status: 'Handlers',
   proxy: 'Proxy',
   limits: 'Sandbox limits',
+  ssl: 'TLS',
   http2: 'HTTP/2',
   proxy_wstunnel: 'WebSockets',
 };

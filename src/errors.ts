@@ -72,6 +72,14 @@ export class LogFileError extends MpmproxyError {
   }
 }
 
+/** TLS that cannot be served as configured (a host without certificate asked for), or a
+ * certificate that `mpmproxy cert` cannot write. */
+export class TlsError extends MpmproxyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('MPM_ERR_TLS', message, options);
+  }
+}
+
 export class UsageError extends MpmproxyError {
   constructor(message: string) {
     super('MPM_ERR_USAGE', message);
@@ -88,5 +96,6 @@ export const errorCodes: readonly string[] = [
   'MPM_ERR_PIDFILE',
   'MPM_ERR_PRIVILEGES',
   'MPM_ERR_LOG_FILE',
+  'MPM_ERR_TLS',
   'MPM_ERR_USAGE',
 ];

@@ -195,6 +195,7 @@ describe('listings', () => {
       'proxy_hcheck',
       'status',
       'log_config',
+      'ssl',
       'http2',
       'proxy_wstunnel',
     ]);

@@ -87,7 +87,7 @@ const bad: Record<string, Array<[string, string]>> = {
   ],
   LogLevel: [
     ['LogLevel loud', '2: LogLevel: unknown level "loud" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
-    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master, log, http2, proxy_wstunnel)'],
+    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master, log, ssl, http2, proxy_wstunnel)'],
     ['LogLevel warn proxy:trace8', '2: LogLevel: unknown level "trace8" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
     ['LogLevel warn info', '2: LogLevel: takes one plain level, not both warn and info'],
   ],
@@ -179,6 +179,21 @@ const bad: Record<string, Array<[string, string]>> = {
   ],
   SSLProxyCheckPeerName: [['SSLProxyCheckPeerName maybe', '2: SSLProxyCheckPeerName: must be On or Off (got "maybe")']],
   SSLProxyVerify: [['SSLProxyVerify optional', '2: SSLProxyVerify: must be one of none, require (got "optional")']],
+  SSLEngine: [['SSLEngine optional', '2: SSLEngine: must be On or Off (got "optional")']],
+  SSLCertificateFile: [['SSLCertificateFile ""', '2: SSLCertificateFile: must not be empty']],
+  SSLCertificateKeyFile: [['SSLCertificateKeyFile ""', '2: SSLCertificateKeyFile: must not be empty']],
+  SSLCertificateChainFile: [['SSLCertificateChainFile ""', '2: SSLCertificateChainFile: must not be empty']],
+  SSLCACertificateFile: [['SSLCACertificateFile ""', '2: SSLCACertificateFile: must not be empty']],
+  SSLVerifyClient: [['SSLVerifyClient always', '2: SSLVerifyClient: must be one of none, optional, require, optional_no_ca (got "always")']],
+  SSLVerifyDepth: [['SSLVerifyDepth -1', '2: SSLVerifyDepth: must be an integer from 0 to 100 (got "-1")']],
+  SSLProtocol: [['SSLProtocol +TLSv2', '2: SSLProtocol: unknown protocol "+TLSv2" (protocols: all, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)']],
+  SSLCipherSuite: [['SSLCipherSuite DTLS AES', '2: SSLCipherSuite: protocol must be SSL or TLSv1.3 (got "DTLS")']],
+  SSLHonorCipherOrder: [['SSLHonorCipherOrder yes', '2: SSLHonorCipherOrder: must be On or Off (got "yes")']],
+  SSLClientCertHeaders: [['SSLClientCertHeaders subject=Bad:Name', '2: SSLClientCertHeaders: "Bad:Name" is not a header name']],
+  SSLSessionCache: [['SSLSessionCache dbm:/x', '2: SSLSessionCache: must be none, shm:size (shm:512K) or shmcb:/path(size) (got "dbm:/x")']],
+  SSLSessionCacheTimeout: [['SSLSessionCacheTimeout 0', '2: SSLSessionCacheTimeout: must be longer than 0 (got "0")']],
+  SSLSessionTickets: [['SSLSessionTickets maybe', '2: SSLSessionTickets: must be On or Off (got "maybe")']],
+  SSLSessionTicketKeyRotation: [['SSLSessionTicketKeyRotation soon', '2: SSLSessionTicketKeyRotation: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "soon")']],
 };
 
 describe('every directive rejects a bad value with file:line: Directive: message', () => {

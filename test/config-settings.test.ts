@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { embeddedConfig, loadConfig, resolveSettings } from '../src/config';
 import type { ProcessLimits } from '../src/config/process-limits';
 import type { Settings } from '../src/config/types';
+import { writeSelfSigned } from '../src/tls/selfsigned';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mpmproxy-settings-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -96,7 +97,9 @@ describe('the embedded configuration', () => {
         { prefix: '/', kind: 'page' },
       ],
       trustedAddresses: [],
+      clientCertHeaders: {},
       virtualHosts: [],
+      tls: { hosts: [null], sessionCacheBytes: 0, sessionTimeout: 300_000, sessionTickets: true, ticketKeyRotation: 43_200_000 },
       limits: {
         clients: 0,
         connections: 0,
@@ -300,7 +303,9 @@ describe('other values', () => {
   });
 
   it('keeps every Listen, in order', () => {
-    assert.deepEqual(settingsOf('Listen [::1]:8081\nListen 127.0.0.1:8443 https\n').listen.map((l) => [l.host, l.port, l.protocol]), [
+    const { certFile, keyFile } = writeSelfSigned('localhost', tmp);
+    const tls = `SSLCertificateFile ${certFile}\nSSLCertificateKeyFile ${keyFile}\n`;
+    assert.deepEqual(settingsOf(`Listen [::1]:8081\nListen 127.0.0.1:8443 https\n${tls}`).listen.map((l) => [l.host, l.port, l.protocol]), [
       ['0.0.0.0', 8080, 'http'],
       ['::1', 8081, 'http'],
       ['127.0.0.1', 8443, 'https'],
@@ -399,6 +404,7 @@ describe('routes', () => {
         ],
         trustedAddresses: [],
         accessLogs: [],
+        clientCertHeaders: {},
       },
       {
         addresses: ['127.0.0.1:8080', '[::1]:8080'],
@@ -407,6 +413,7 @@ describe('routes', () => {
         routes: settingsOf(config).routes,
         trustedAddresses: [],
         accessLogs: [],
+        clientCertHeaders: {},
       },
     ]);
   });

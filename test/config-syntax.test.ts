@@ -267,7 +267,7 @@ describe('IfModule', () => {
   });
 
   it('is false for other modules, and ! turns it round', () => {
-    const parsed = text('Listen 8080\n<IfModule mod_ssl.c>\nKeepAlive Off\n</IfModule>\n<IfModule !rewrite_module>\nTimeout 5\n</IfModule>\n<IfModule !proxy>\nUser nobody\n</IfModule>\n');
+    const parsed = text('Listen 8080\n<IfModule mod_rewrite.c>\nKeepAlive Off\n</IfModule>\n<IfModule !rewrite_module>\nTimeout 5\n</IfModule>\n<IfModule !proxy>\nUser nobody\n</IfModule>\n');
     assert.deepEqual(argsOf(parsed, 'KeepAlive'), []);
     assert.deepEqual(argsOf(parsed, 'Timeout'), [['5']]);
     assert.deepEqual(argsOf(parsed, 'User'), []);

@@ -22,6 +22,7 @@ test('each error class carries its code', () => {
     new errors.PidFileError('x'),
     new errors.PrivilegeError('x'),
     new errors.LogFileError('x'),
+    new errors.TlsError('x'),
     new errors.UsageError('x'),
   ];
   assert.deepEqual(

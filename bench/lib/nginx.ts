@@ -11,6 +11,9 @@ export interface NginxOptions {
   role: PeerRole;
   /** worker_processes; 'auto' is one per core. */
   workers?: number | 'auto';
+  /** Serves HTTPS with this certificate and key, sessions in `ssl_session_cache shared:SSL:10m`
+   * and tickets on. */
+  tls?: { cert: string; key: string };
   /** HTTP/2 on the listener (`listen ... http2`: by prior knowledge on cleartext). */
   http2?: boolean;
 }
@@ -42,7 +45,17 @@ export function nginxConfig(o: NginxOptions): string {
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${d}/tmp-${t};`),
     ...upstream,
     '  server {',
-    `    listen ${LOOPBACK}:${o.port}${o.http2 ? ' http2' : ''};`,
+    `    listen ${LOOPBACK}:${o.port}${o.tls ? ' ssl' : ''}${o.http2 ? ' http2' : ''};`,
+    ...(o.tls
+      ? [
+          `    ssl_certificate ${o.tls.cert};`,
+          `    ssl_certificate_key ${o.tls.key};`,
+          '    ssl_protocols TLSv1.2 TLSv1.3;',
+          '    ssl_session_cache shared:SSL:10m;',
+          '    ssl_session_timeout 5m;',
+          '    ssl_session_tickets on;',
+        ]
+      : []),
     ...location,
     '  }',
     '}',

@@ -9,6 +9,7 @@
 import http from 'node:http';
 import type { ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ListenSpec, Settings } from '../config/types';
 import type { AccessLog } from '../log/access-log';
 import { CountedResponse } from '../log/counted-response';
@@ -26,6 +27,7 @@ import { Acceptor } from './acceptor';
 import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
+import type { TlsTerminator } from '../tls/terminator';
 
 export interface InheritedListener {
   fd: number;
@@ -46,6 +48,8 @@ export interface ConnectionServerOptions {
   limits: LoopLimits;
   /** Null when no CustomLog or TransferLog is configured. */
   accessLog: AccessLog | null;
+  /** Terminates TLS on the https listeners; null when there are none. */
+  tls: TlsTerminator | null;
   /** MPM-specific condition on top of the server's own (draining, budget, one connection). */
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
@@ -78,6 +82,10 @@ interface Conn {
  * its way, so a client that just sent one gets an answer (with Connection: close) instead of a
  * reset. */
 const GRACEFUL_LINGER_MS = 300;
+
+function tcpKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}|${socket.localPort}`;
+}
 
 function usSince(started: bigint): number {
   return Number((process.hrtime.bigint() - started) / 1000n);
@@ -117,6 +125,9 @@ export class ConnectionServer {
   private readonly acceptors: Acceptor[];
   private readonly slots: RequestSlots;
   private readonly conns = new Map<net.Socket, Conn>();
+  /** Connections in their TLS handshake, by their TCP endpoints (which the TLS socket made of
+   * the TCP one shares). */
+  private readonly handshaking = new Map<string, Conn>();
   private connectionSlot: number;
   private draining = false;
   private retiring = false;
@@ -153,7 +164,7 @@ export class ConnectionServer {
     this.http.on('checkContinue', (req, res) => this.onRequest(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
     this.http.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.h2 = s.protocols.h2c
+    this.h2 = s.protocols.h2c || s.protocols.h2
       ? new H2Front({
           settings: s,
           limits: o.limits,
@@ -163,7 +174,7 @@ export class ConnectionServer {
         })
       : null;
     this.acceptors = o.listeners.map(
-      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
+      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket, l), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
     );
     this.slots = new RequestSlots(o.mode === 'request' ? o.workerSlots.length : 0);
     this.connectionSlot = o.workerSlots[0];
@@ -235,7 +246,7 @@ export class ConnectionServer {
     return closing;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: net.Socket, l: InheritedListener): void {
     const o = this.o;
     const client = o.limits.admit(socket);
     if (client === REFUSED) {
@@ -263,8 +274,13 @@ export class ConnectionServer {
     }
     socket.once('close', () => this.onConnectionClose(c));
     this.updateAccepting();
+    if (l.spec.protocol === 'https' && o.tls) {
+      this.handshaking.set(tcpKey(socket), c);
+      o.tls.accept(socket);
+      return;
+    }
     const h2 = this.h2;
-    if (h2 === null) {
+    if (h2 === null || !o.settings.protocols.h2c) {
       this.http.emit('connection', socket);
       return;
     }
@@ -280,6 +296,24 @@ export class ConnectionServer {
       this.http.emit('connection', socket);
       socket.resume();
     });
+  }
+
+  /** From the handshake on, the connection is its TLS socket: what requests arrive on, what
+   * bytes are counted on. The TCP socket's close still ends it. */
+  onSecure(secure: net.Socket): void {
+    const key = tcpKey(secure);
+    const c = this.handshaking.get(key);
+    this.handshaking.delete(key);
+    if (c === undefined || !this.conns.has(c.socket)) {
+      secure.destroy();
+      return;
+    }
+    this.conns.delete(c.socket);
+    c.socket = secure;
+    this.conns.set(secure, c);
+    // ALPN chose the protocol during the handshake (Protocols h2).
+    if (this.h2 !== null && (secure as TLSSocket).alpnProtocol === 'h2') this.h2.serveNative(secure);
+    else this.http.emit('connection', secure);
   }
 
   /** The connection no longer speaks HTTP/1.1 (HTTP/2, or a WebSocket tunnel). */
@@ -319,6 +353,7 @@ export class ConnectionServer {
 
   private onConnectionClose(c: Conn): void {
     const o = this.o;
+    if (o.tls) this.handshaking.delete(tcpKey(c.socket));
     if (c.lingerTimer) clearTimeout(c.lingerTimer);
     this.conns.delete(c.socket);
     o.limits.release(c.client);

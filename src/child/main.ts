@@ -9,6 +9,7 @@ import { loadNative } from '../native';
 import { applyFileLimit } from '../native/rlimits';
 import { useHealthSegment } from '../shm/health-segment';
 import { attachScoreboard } from '../shm/scoreboard-segment';
+import { useTlsCacheSegment } from '../shm/tls-cache-segment';
 import type { InheritedListener } from './connection-server';
 import { CHILD_FATAL_EXIT } from './messages';
 import type { ChildMessage, MasterMessage } from './messages';
@@ -33,6 +34,7 @@ function start(m: Extract<MasterMessage, { type: 'start' }>): void {
   configureWorkerPool(settings);
   const scoreboard = attachScoreboard(m.scoreboardName);
   useHealthSegment(m.healthName);
+  useTlsCacheSegment(m.tlsCacheName);
   const listeners: InheritedListener[] = m.listeners;
   let runner: ChildRunner | null = null;
   let ending = false;

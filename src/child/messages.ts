@@ -12,6 +12,8 @@ export type MasterMessage =
       scoreboardName: string;
       /** The shared health table of backend members (src/shm/health.ts). */
       healthName: string;
+      /** The TLS session cache and ticket keys (src/shm/tls-cache.ts). */
+      tlsCacheName: string;
       /** The master opened the ErrorLog file as this child's stderr. */
       errorLogOnStderr: boolean;
     }

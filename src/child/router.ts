@@ -6,6 +6,7 @@
 // `/app` and `/app/x`, never `/apple`, which is what operators mean by it in httpd and nginx.
 import type { ProxyRoute, Route, Settings, VirtualHostSpec } from '../config/types';
 import { ProxyPlan, trustList, type HostFacts } from '../proxy/route-plan';
+import { ClientCertHeaderNames } from '../tls/client-cert';
 
 /** A route as served: a proxied one carries what its requests need, computed once. */
 export type ServedRoute = Exclude<Route, ProxyRoute> | ProxyPlan;
@@ -59,7 +60,11 @@ function compileHost(vh: VirtualHostSpec, i: number, settings: Settings): Compil
     addresses: vh.addresses.map(parseAddress),
     names: names.map((n) => namePattern(n.replace(/^https?:\/\//, '').replace(/:\d+$/, ''))),
     routes: vh.routes,
-    served: served(vh.routes, { serverName: vh.serverName ?? settings.serverName, trusted: trustList(vh.trustedAddresses) }),
+    served: served(vh.routes, {
+      serverName: vh.serverName ?? settings.serverName,
+      trusted: trustList(vh.trustedAddresses),
+      clientCert: ClientCertHeaderNames.of(vh.clientCertHeaders),
+    }),
   };
 }
 
@@ -73,7 +78,11 @@ function compiled(settings: Settings): Compiled {
         addresses: [],
         names: [],
         routes: settings.routes,
-        served: served(settings.routes, { serverName: settings.serverName, trusted: trustList(settings.trustedAddresses) }),
+        served: served(settings.routes, {
+          serverName: settings.serverName,
+          trusted: trustList(settings.trustedAddresses),
+          clientCert: ClientCertHeaderNames.of(settings.clientCertHeaders),
+        }),
       },
     };
     compiledBySettings.set(settings, c);

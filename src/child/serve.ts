@@ -9,6 +9,8 @@ import { createUpstreams } from '../proxy/upstream';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
+import { sharedTlsCache } from '../shm/tls-cache-segment';
+import { TlsTerminator } from '../tls/terminator';
 import { WebSocketTunnels } from '../websocket/tunnels';
 import { ConnectionServer } from './connection-server';
 import type { ConnectionServerOptions, InheritedListener } from './connection-server';
@@ -54,7 +56,16 @@ export function serve(o: ServeOptions): Serving {
   const accessLog = AccessLog.create(o.settings);
   // A retiring loop is about to end with its process (or thread): its last lines go out first.
   const onRetired = () => void Promise.resolve(accessLog?.close()).then(o.onRetired);
-  const server = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tunnels });
+  const tls = o.listeners.some((l) => l.spec.protocol === 'https')
+    ? new TlsTerminator({
+        settings: o.settings,
+        cache: sharedTlsCache(),
+        // Protocols h2: ALPN offers HTTP/2 first, as httpd does.
+        alpn: o.settings.protocols.h2 ? ['h2', 'http/1.1'] : undefined,
+        onSecure: (secure) => server.onSecure(secure),
+      })
+    : null;
+  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls, tunnels });
   server.start();
   return { server, close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close()]).then(() => undefined) };
 }

@@ -8,7 +8,9 @@ export interface CliArgs {
   configFile: string | null;
   defines: string[];
   k: KCommand | null;
-  action: 'run' | 'test' | 'version' | 'settings' | 'modules' | 'directives' | 'help';
+  action: 'run' | 'test' | 'version' | 'settings' | 'modules' | 'directives' | 'help' | 'cert';
+  /** `cert selfsigned HOST [--out DIR] [--days N]`. */
+  cert?: { host: string; out: string; days: number };
   foreground: boolean;
   single: boolean;
 }
@@ -17,6 +19,7 @@ const kCommands: readonly KCommand[] = ['start', 'stop', 'restart', 'graceful', 
 
 export const usage = `Usage: mpmproxy [-D name] [-f file] [-k start|restart|graceful|graceful-stop|stop]
                 [-v] [-V] [-h] [-l] [-L] [-t] [-X]
+       mpmproxy cert selfsigned HOST [--out DIR] [--days N]
 Options:
   -D name            define a name for use in <IfDefine name> directives
                      (-D FOREGROUND: do not detach; what systemd runs)
@@ -30,10 +33,14 @@ Options:
   -L                 list available configuration directives
   -t                 run syntax check for config files
   -X                 debug mode (one process, no children, in the foreground)
+  cert selfsigned HOST
+                     write DIR/HOST.key and a self-signed DIR/HOST.crt (DIR: --out,
+                     default the current directory; valid --days, default 365)
 `;
 
 export function parseArgs(argv: string[]): CliArgs {
   const a: CliArgs = { configFile: null, defines: [], k: null, action: 'run', foreground: false, single: false };
+  if (argv[0] === 'cert') return { ...a, action: 'cert', cert: certArgs(argv.slice(1)) };
   const value = (i: number, flag: string): string => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`option ${flag} needs an argument`);
@@ -85,4 +92,25 @@ export function parseArgs(argv: string[]): CliArgs {
     }
   }
   return a;
+}
+
+function certArgs(argv: string[]): NonNullable<CliArgs['cert']> {
+  if (argv[0] !== 'selfsigned') throw new UsageError('cert: expected selfsigned');
+  const cert = { host: '', out: '.', days: 365 };
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--out' || arg === '--days') {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`option ${arg} needs an argument`);
+      if (arg === '--out') cert.out = v;
+      else if (/^[1-9]\d{0,4}$/.test(v)) cert.days = Number(v);
+      else throw new UsageError(`--days ${v}: expected a number of days`);
+    } else if (cert.host === '' && !arg.startsWith('-')) {
+      cert.host = arg;
+    } else {
+      throw new UsageError(`unknown option ${arg}`);
+    }
+  }
+  if (!/^[A-Za-z0-9.:-]+$/.test(cert.host)) throw new UsageError('cert selfsigned needs a host name (mpmproxy cert selfsigned www.example.com)');
+  return cert;
 }

@@ -16,6 +16,7 @@ import { signalMaster } from './control';
 import { daemonize } from './daemon';
 import { listDirectives } from './list-directives';
 import { settingsReport } from './settings-report';
+import { writeSelfSigned } from '../tls/selfsigned';
 
 function loader(a: CliArgs): () => Settings {
   return () => {
@@ -51,6 +52,12 @@ async function run(argv: string[]): Promise<number> {
     case 'directives':
       process.stdout.write(listDirectives());
       return 0;
+    case 'cert': {
+      const c = a.cert as NonNullable<CliArgs['cert']>;
+      const written = writeSelfSigned(c.host, c.out, c.days);
+      process.stdout.write(`wrote ${written.keyFile} and ${written.certFile}\n`);
+      return 0;
+    }
     default:
       break;
   }

@@ -12,6 +12,7 @@ import { processLimitDirectives } from './directives/process-limits';
 import { protocolDirectives } from './directives/protocols';
 import { proxyDirectives } from './directives/proxy';
 import { statusDirectives } from './directives/status';
+import { tlsDirectives } from './directives/tls';
 import type { DirectiveSpec, UseContext } from './directive-spec';
 import { nearest } from './suggest';
 import type { ContextName, DirectiveUse, Section } from './types';
@@ -29,6 +30,7 @@ export const directives = {
   ...proxyDirectives,
   ...balancerDirectives,
   ...limitDirectives,
+  ...tlsDirectives,
   ...protocolDirectives,
 };
 

@@ -13,6 +13,7 @@ import { resolveProtocols } from '../http2/settings';
 import { resolveRoutes, trustedAddresses } from './routes';
 import { resolveSandbox } from './sandbox';
 import { proxyPasses, resolveUpstreams } from './upstreams';
+import { resolveTls } from '../tls/settings';
 import type { DirectiveUse, LogLevelName, ParsedConfig, Route, Section, Settings, VirtualHostSpec } from './types';
 
 export interface ResolveOptions {
@@ -77,6 +78,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
   const clientLimits = resolveLimitSettings(value);
   const routes = resolveRoutes(root, null, timeout);
   const trusted = trustedAddresses(root) ?? [];
+  const tls = resolveTls(root, usesOf(root, directives.Listen).map((use) => use.value), fromRoot, warnings);
 
   return {
     configFile: root.file,
@@ -91,7 +93,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     keepAlive: value(directives.KeepAlive) ?? true,
     keepAliveTimeout: value(directives.KeepAliveTimeout) ?? 5_000,
     maxKeepAliveRequests: requestsPerConnection(value(directives.MaxKeepAliveRequests) ?? 100, clientLimits.keepAlive),
-    listen: usesOf(root, directives.Listen).map((use) => use.value),
+    listen: tls.listen,
     listenBacklog: value(directives.ListenBacklog) ?? 511,
     user: value(directives.User) ?? null,
     group: value(directives.Group) ?? null,
@@ -103,9 +105,14 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     accessLogs: accessLogs.server,
     routes,
     trustedAddresses: trusted,
+    clientCertHeaders: tls.clientCertHeaders[0],
     virtualHosts: root.sections
       .filter((s) => s.context === 'virtualhost')
-      .map((host) => virtualHost(host, resolveRoutes(root, host, timeout), trusted, accessLogs)),
+      .map((host, i) => ({
+        ...virtualHost(host, resolveRoutes(root, host, timeout), trusted, accessLogs),
+        clientCertHeaders: tls.clientCertHeaders[i + 1],
+      })),
+    tls: tls.tls,
     upstreams: resolveUpstreams(root, proxyPasses(root), {
       // mod_proxy's timeout= defaults to ProxyTimeout, which defaults to Timeout.
       timeout: value(directives.ProxyTimeout) ?? timeout,
@@ -132,7 +139,7 @@ function logLevel(root: Section): Settings['logLevel'] {
   return { level, modules };
 }
 
-function virtualHost(host: Section, routes: Route[], serverTrusted: string[], accessLogs: AccessLogs): VirtualHostSpec {
+function virtualHost(host: Section, routes: Route[], serverTrusted: string[], accessLogs: AccessLogs): Omit<VirtualHostSpec, 'clientCertHeaders'> {
   return {
     addresses: host.arg.split(' '),
     serverName: lastValue(host, directives.ServerName) ?? null,

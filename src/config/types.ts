@@ -4,6 +4,8 @@
 
 import type { CrashRecoveryStrategy, MemoryPolicy } from './directives/process-limits';
 import type { UpstreamSettings } from './upstreams';
+import type { ClientCertHeaders } from './directives/tls';
+import type { TlsSettings } from '../tls/settings';
 
 export type ContextName = 'server' | 'virtualhost' | 'location' | 'proxy';
 
@@ -156,7 +158,11 @@ export interface Settings {
   routes: Route[];
   /** ProxyTrustedAddresses: clients whose X-Forwarded-* headers are believed (IPs and CIDRs). */
   trustedAddresses: string[];
+  /** SSLClientCertHeaders of the main server: the headers that carry the client certificate. */
+  clientCertHeaders: ClientCertHeaders;
   virtualHosts: VirtualHostSpec[];
+  /** TLS on the front end: each host's certificates, the session cache and ticket keys. */
+  tls: TlsSettings;
   /** Backends, balancers and how they are reached. */
   upstreams: UpstreamSettings;
   /** The sandbox limits on what clients send and hold (docs/limits.md). */
@@ -190,6 +196,8 @@ export interface VirtualHostSpec {
   trustedAddresses: string[];
   /** Its own CustomLog and TransferLog lines, or the main server's when it has none. */
   accessLogs: AccessLogSpec[];
+  /** Its own SSLClientCertHeaders, or the main server's. */
+  clientCertHeaders: ClientCertHeaders;
 }
 
 /** A LogFormat string, or the built-in JSON format (`CustomLog file json`). */

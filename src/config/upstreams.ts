@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import { ConfigError, ConfigErrors } from '../errors';
+import { isCertificate, isPrivateKey, joinPem, pemBlocks, type PemBlock } from '../tls/pem';
 import { HEALTH_CAPACITY, type MemberKey } from '../shm/health';
 import { directives, lastValue, usesOf } from './directives';
 import {
@@ -322,13 +323,6 @@ function tlsDirectives(section: Section): TlsDirectives {
   };
 }
 
-const pemBlock = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
-
-interface PemBlock {
-  type: string;
-  text: string;
-}
-
 /** Reads each SSLProxy* file once, as the master, as httpd reads them before its children drop
  * privileges; a file that cannot be used is one error at the line naming it. */
 class PemFiles {
@@ -346,12 +340,12 @@ class PemFiles {
     let blocks: PemBlock[] | null = null;
     const fail = (message: string) => this.errors.push(new ConfigError(use.file, use.line, directive, message));
     try {
-      blocks = [...fs.readFileSync(this.fromRoot(use.value), 'utf8').matchAll(pemBlock)].map((m) => ({ type: m[1], text: m[0] }));
+      blocks = pemBlocks(fs.readFileSync(this.fromRoot(use.value), 'utf8'));
     } catch (err) {
       fail(`cannot read ${use.value}: ${(err as Error).message}`);
     }
-    const certs = blocks?.filter((b) => b.type === 'CERTIFICATE').length ?? 0;
-    const keys = blocks?.filter((b) => b.type.endsWith('PRIVATE KEY')).length ?? 0;
+    const certs = blocks?.filter(isCertificate).length ?? 0;
+    const keys = blocks?.filter(isPrivateKey).length ?? 0;
     if (blocks && directive === 'SSLProxyCACertificateFile' && certs === 0) {
       fail(`${use.value} holds no PEM certificate`);
       blocks = null;
@@ -379,13 +373,12 @@ function backendTls(sources: TlsDirectives[], files: PemFiles): BackendTlsSpec {
   for (const s of sources) {
     for (const k of Object.keys(s) as Array<keyof TlsDirectives>) if (s[k] !== undefined) Object.assign(merged, { [k]: s[k] });
   }
-  const pem = (blocks: PemBlock[] | undefined) => (blocks === undefined || blocks.length === 0 ? null : `${blocks.map((b) => b.text).join('\n')}\n`);
   const ca = files.blocks(merged.ca, 'SSLProxyCACertificateFile');
   const machine = files.blocks(merged.machine, 'SSLProxyMachineCertificateFile');
   return {
-    ca: pem(ca?.filter((b) => b.type === 'CERTIFICATE')),
-    cert: pem(machine?.filter((b) => b.type === 'CERTIFICATE')),
-    key: pem(machine?.filter((b) => b.type.endsWith('PRIVATE KEY'))),
+    ca: joinPem(ca?.filter(isCertificate)),
+    cert: joinPem(machine?.filter(isCertificate)),
+    key: joinPem(machine?.filter(isPrivateKey)),
     checkPeerName: merged.checkPeerName ?? true,
     verify: (merged.verify ?? 'require') === 'require',
   };

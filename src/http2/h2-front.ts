@@ -67,7 +67,8 @@ export class H2Front {
     this.hand(socket, new ReplaySocket(socket, head, null));
   }
 
-  /** A connection no byte of which was read yet: the session reads it natively. */
+  /** A connection no byte of which was read yet (or a TLS one where ALPN chose h2): the session
+   * reads it natively. */
   serveNative(socket: net.Socket): void {
     this.hand(socket, socket);
   }

@@ -54,6 +54,7 @@ export class ChildTable {
     private readonly scoreboard: Scoreboard,
     private readonly scoreboardName: string,
     private readonly healthName: string,
+    private readonly tlsCacheName: string,
     private readonly onExit: (e: ChildExit) => void,
     private readonly onReady: (c: Child) => void,
   ) {}
@@ -107,6 +108,7 @@ export class ChildTable {
       listeners: listeners.map((l, i) => ({ fd: FIRST_LISTENER_FD + i, spec: l.spec })),
       scoreboardName: this.scoreboardName,
       healthName: this.healthName,
+      tlsCacheName: this.tlsCacheName,
       errorLogOnStderr: errorLog !== null,
     };
     proc.send(start);

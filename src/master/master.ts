@@ -15,6 +15,9 @@ import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../sh
 import { memberKeys } from '../config/upstreams';
 import type { HealthTable } from '../shm/health';
 import { createHealthSegment, healthSegmentName, removeHealthSegment } from '../shm/health-segment';
+import type { TlsCache } from '../shm/tls-cache';
+import { createTlsCacheSegment, removeTlsCacheSegment, tlsCacheSegmentName } from '../shm/tls-cache-segment';
+import { TicketKeyRotation } from '../tls/ticket-rotation';
 import { CHILD_FATAL_EXIT } from '../child/messages';
 import { MasterCounters } from '../limits/master-counters';
 import { applyFileLimit } from '../native/rlimits';
@@ -44,6 +47,9 @@ export class Master {
   private limitCounters!: MasterCounters;
   private readonly healthName = healthSegmentName(process.pid);
   private health!: HealthTable;
+  private readonly tlsCacheName = tlsCacheSegmentName(process.pid);
+  private tlsCache!: TlsCache;
+  private ticketKeys: TicketKeyRotation | null = null;
   private children!: ChildTable;
   private memory!: MemoryWatch;
   private handOver!: HandOver;
@@ -86,6 +92,8 @@ export class Master {
     this.limitCounters = new MasterCounters(s);
     this.health = createHealthSegment(this.healthName);
     this.health.assign(memberKeys(s.upstreams));
+    this.tlsCache = createTlsCacheSegment(this.tlsCacheName, s.tls.sessionCacheBytes);
+    this.ticketKeys = new TicketKeyRotation(this.tlsCache, s.tls.ticketKeyRotation);
     try {
       this.shareWithChildren();
       writePidFile(s.pidFile);
@@ -97,6 +105,7 @@ export class Master {
       this.scoreboard,
       this.scoreboardName,
       this.healthName,
+      this.tlsCacheName,
       (e) => this.childExited(e),
       (c) => this.childReady(c),
     );
@@ -134,6 +143,7 @@ export class Master {
     fs.chownSync(`/dev/shm${this.scoreboardName}`, this.identity.uid, this.identity.gid);
     this.limitCounters.shareWith(this.identity.uid, this.identity.gid);
     fs.chownSync(`/dev/shm${this.healthName}`, this.identity.uid, this.identity.gid);
+    fs.chownSync(`/dev/shm${this.tlsCacheName}`, this.identity.uid, this.identity.gid);
     fs.chownSync(s.runtimeDir, this.identity.uid, this.identity.gid);
   }
 
@@ -338,6 +348,7 @@ export class Master {
     applyFileLimit(next.limitFiles);
     this.memory.update(next);
     this.processLimit.update(next.limitProcesses);
+    this.ticketKeys?.update(next.tls.ticketKeyRotation);
     this.crashPolicy.reset(next.crashRecoveryStrategy);
     // Before the new generation starts: its children look their members up in the table.
     this.health.assign(memberKeys(next.upstreams));
@@ -378,6 +389,11 @@ export class Master {
         next.warnings.push(`changing ${name} to ${next[key]} needs a full stop and start; keeping ${s[key]}`);
         next[key] = s[key];
       }
+    }
+    // The session cache segment keeps its size too, and with it every cached session.
+    if (next.tls.sessionCacheBytes !== s.tls.sessionCacheBytes) {
+      next.warnings.push(`changing SSLSessionCache needs a full stop and start; keeping ${s.tls.sessionCacheBytes === 0 ? 'none' : `shm:${s.tls.sessionCacheBytes}`}`);
+      next.tls.sessionCacheBytes = s.tls.sessionCacheBytes;
     }
     next.threadsPerChild = Math.min(next.threadsPerChild, next.threadLimit);
     return next;
@@ -424,6 +440,8 @@ export class Master {
     removeScoreboard(this.scoreboardName);
     this.limitCounters?.remove();
     removeHealthSegment(this.healthName);
+    this.ticketKeys?.stop();
+    removeTlsCacheSegment(this.tlsCacheName);
     removePidFile(this.settings.pidFile);
   }
 }

@@ -7,6 +7,8 @@ import { memberKeys } from '../config/upstreams';
 import { createHealthSegment, healthSegmentName, removeHealthSegment, useHealthSegment } from '../shm/health-segment';
 import { createScoreboard, removeScoreboard, scoreboardSegmentName } from '../shm/scoreboard-segment';
 import { applyFileLimit } from '../native/rlimits';
+import { createTlsCacheSegment, removeTlsCacheSegment, tlsCacheSegmentName, useTlsCacheSegment } from '../shm/tls-cache-segment';
+import { TicketKeyRotation } from '../tls/ticket-rotation';
 import { Listeners } from './listeners';
 import { removePidFile, writePidFile } from './pidfile';
 
@@ -22,6 +24,9 @@ export async function runSingleProcess(s: Settings): Promise<number> {
   const healthName = healthSegmentName(process.pid);
   createHealthSegment(healthName).assign(memberKeys(s.upstreams));
   useHealthSegment(healthName);
+  const tlsCacheName = tlsCacheSegmentName(process.pid);
+  const ticketKeys = new TicketKeyRotation(createTlsCacheSegment(tlsCacheName, s.tls.sessionCacheBytes), s.tls.ticketKeyRotation);
+  useTlsCacheSegment(tlsCacheName);
   const mpm = mpmFor(s.mpm);
   scoreboard.claimProcess(0, process.pid, 0, mpm.slotsPerChild(s));
   writePidFile(s.pidFile);
@@ -31,6 +36,8 @@ export async function runSingleProcess(s: Settings): Promise<number> {
       removeScoreboard(name);
       limitCounters.remove();
       removeHealthSegment(healthName);
+      ticketKeys.stop();
+      removeTlsCacheSegment(tlsCacheName);
       removePidFile(s.pidFile);
       log('master').notice('mpmproxy stopped');
       flushLogs();

@@ -97,6 +97,10 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     return this.plan.trusts(this.socket);
   }
 
+  tlsSocket(): TLSSocket | null {
+    return this.encrypted ? (this.socket as TLSSocket) : null;
+  }
+
   onConnect(abort: (err?: Error) => void): void {
     if (this.clientEnd !== NOT_ENDED) {
       abort(clientGone);

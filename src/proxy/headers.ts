@@ -6,6 +6,7 @@
 // Headers are copied as flat name/value lists, names as the peer wrote them. Names are compared
 // without making lower-case copies, and only with the rule names of the same length.
 import type http from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { ProxyPlan } from './route-plan';
 
 const PASS = 0;
@@ -106,6 +107,8 @@ export interface ClientFacts {
   proto: 'http' | 'https';
   /** The Host header the client sent. */
   host: string | undefined;
+  /** The client's TLS connection, for SSLClientCertHeaders; null over plain HTTP. */
+  tlsSocket(): TLSSocket | null;
 }
 
 /**
@@ -117,14 +120,17 @@ export function backendRequestHeaders(req: http.IncomingMessage, plan: ProxyPlan
   const listed = connectionListed(req.headers.connection);
   const out: string[] = [];
   let forwarding: string[] | null = null;
+  const certHeaders = plan.clientCert?.lower ?? null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
+    if (certHeaders !== null && certHeaders.has(name.toLowerCase())) continue;
     const role = isXForwarded(name) ? FORWARDING : roleOf(requestRoles, name);
     if (role === FORWARDING) (forwarding ??= []).push(name, raw[i + 1]);
     else if (role === PASS && (listed === null || !listed.includes(name.toLowerCase()))) out.push(name, raw[i + 1]);
   }
   if (forwarding !== null && client.trusted()) addForwarding(out, forwarding, plan, client);
   else if (plan.addHeaders) addForwarding(out, null, plan, client);
+  plan.clientCert?.append(out, client.tlsSocket());
   out.push('Host', plan.preserveHost && client.host !== undefined ? client.host : backendHost, 'Via', plan.via(req));
   return out;
 }

@@ -5,12 +5,15 @@ import net from 'node:net';
 import os from 'node:os';
 import type { ProxyRoute } from '../config/types';
 import { ReverseMap } from './reverse';
+import type { ClientCertHeaderNames } from '../tls/client-cert';
 
 /** What a route takes from the server or virtual host it is served in. */
 export interface HostFacts {
   /** ServerName as written (scheme and port allowed); null: the machine's host name. */
   serverName: string | null | undefined;
   trusted: net.BlockList | null;
+  /** SSLClientCertHeaders; null when none are configured. */
+  clientCert: ClientCertHeaderNames | null;
 }
 
 /** ProxyTrustedAddresses as the children check them; null when the list is empty. */
@@ -40,6 +43,8 @@ export class ProxyPlan {
   /** Which timeout that is, for the error log. */
   readonly timeoutText: string;
   readonly reverse: ReverseMap | null;
+  /** The client certificate headers: never taken from the client, set from its TLS connection. */
+  readonly clientCert: ClientCertHeaderNames | null;
   /** This server's name in Via and X-Forwarded-Server. */
   readonly serverName: string;
   private readonly via11: string;
@@ -64,6 +69,7 @@ export class ProxyPlan {
     this.base = new URL(route.target).pathname || '/';
     this.baseTrimmed = this.base.endsWith('/') ? this.base.slice(0, -1) : this.base;
     this.trusted = host.trusted;
+    this.clientCert = host.clientCert;
   }
 
   /** The backend's request target for a client's (path and query) under this route's prefix. */
