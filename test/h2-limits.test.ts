@@ -119,3 +119,25 @@ test('H2MaxResets closes a rapid-reset connection with ENHANCE_YOUR_CALM', async
   assert.equal((await h2Request(again, { ':path': '/app/after' })).headers[':status'], 200);
   assert.equal((await request(d.port, '/app/after')).status, 200);
 });
+
+test('LimitRequestsPerClient counts HTTP/2 streams in progress', async (t) => {
+  const gate = await launchGate(t);
+  const d = await launch(t, {
+    config: ['StartServers 2', 'Protocols h2c http/1.1', 'LimitRequestsPerClient 3', `ProxyPass /app/ ${gate.url}/`, STATUS_LOCATION].join('\n'),
+    waitChildren: 2,
+  });
+  const session = connect(d.port);
+  t.after(() => session.destroy());
+  await new Promise((resolve) => session.once('remoteSettings', resolve));
+  const answers = Array.from({ length: 5 }, () => h2Request(session, { ':path': '/app/held' }));
+  await waitFor('3 streams at the backend', () => gate.inFlight >= 3);
+  // Over the limit while the three are held: refused at once, by status.
+  const refused = await Promise.all(answers.slice(3));
+  assert.deepEqual(refused.map((r) => r.headers[':status']), [429, 429]);
+  assert.equal(refused[0].headers['retry-after'], '1');
+  assert.equal(gate.inFlight, 3);
+  gate.open();
+  assert.deepEqual((await Promise.all(answers.slice(0, 3))).map((r) => r.headers[':status']), [200, 200, 200]);
+  const s = await d.status();
+  assert.match(s.fields.LimitRejections ?? '', /LimitRequestsPerClient=2\b/);
+});

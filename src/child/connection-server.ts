@@ -1,5 +1,6 @@
-// The serving loop shared by every MPM: accept on the inherited listeners, run HTTP/1.1 over
-// each connection, keep the scoreboard true, and drain gracefully.
+// The serving loop shared by every MPM: accept on the inherited listeners, run HTTP/1.1 (or
+// HTTP/2, see src/http2/) over each connection, hand WebSocket upgrades to the proxy path, keep
+// the scoreboard true, and drain gracefully.
 //
 // The MPMs differ only in two choices passed in here:
 //  - `mode`: 'connection' (prefork, worker) — a connection holds one scoreboard slot for its

@@ -53,7 +53,7 @@ export class ReplaySocket extends Duplex {
     done(err);
   }
 
-  /** Finished with its rewriting, `rewrite` hands back null. */
+  /** What comes in from now on passes as it is. */
   stopRewriting(): void {
     this.rewrite = null;
   }

@@ -6,8 +6,8 @@
 const OP_CONTINUATION = 0x0;
 const OP_CLOSE = 0x8;
 
-export const FRAME_TOO_BIG = 'LimitWebSocketsFrame';
-export const MESSAGE_TOO_BIG = 'LimitWebSocketsMessage';
+const FRAME_TOO_BIG = 'LimitWebSocketsFrame';
+const MESSAGE_TOO_BIG = 'LimitWebSocketsMessage';
 export type Violation = typeof FRAME_TOO_BIG | typeof MESSAGE_TOO_BIG;
 
 /** What scan() found: the whole chunk may pass (`ok`), or only its first `at` bytes. */
