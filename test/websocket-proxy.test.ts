@@ -4,9 +4,12 @@
 // GracefulShutdownTimeout has passed.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { request, sleep, waitFor } from './helpers/daemon';
+import type { ClientOptions } from 'ws';
+import { testDir } from './helpers/cli';
+import { freePort, request, sleep, waitFor } from './helpers/daemon';
 import { STATUS_LOCATION } from './helpers/h2';
 import { launch } from './helpers/mpm';
+import { issue, pki, writePems } from './helpers/pki';
 import { connectClient, echoBackend, handshakeStatus } from './helpers/websocket';
 
 test('WebSocket echo and limits through the proxy', async (t) => {
@@ -150,4 +153,32 @@ test('open WebSockets count in LimitConnections for as long as they live', async
   clients[0].ws.close(1000);
   await clients[0].closed;
   await waitFor('a connection to be let in again', () => request(d.port, '/ws/').then((r) => r.status === 200, () => false));
+});
+
+test('WebSockets over an https listener (wss://)', async (t) => {
+  const dir = testDir(t);
+  const { root, intermediate } = pki('wss');
+  const server = issue('ws.test', { issuer: intermediate, names: ['ws.test'] });
+  const f = writePems(dir, { 'ws.pem': server.certPem, 'ws.key': server.keyPem, 'chain.pem': intermediate.certPem });
+  const backend = await echoBackend(t);
+  const tlsPort = await freePort();
+  const d = await launch(t, {
+    config: [
+      'Listen 127.0.0.1:@PORT@',
+      `Listen 127.0.0.1:${tlsPort} https`,
+      'StartServers 1',
+      `SSLCertificateFile ${f['ws.pem']}`,
+      `SSLCertificateKeyFile ${f['ws.key']}`,
+      `SSLCertificateChainFile ${f['chain.pem']}`,
+      `ProxyPass /ws/ ${backend.url}/`,
+      STATUS_LOCATION,
+    ].join('\n'),
+  });
+  const c = await connectClient(t, `wss://127.0.0.1:${tlsPort}/ws/secure`, { ca: root.certPem, servername: 'ws.test' } as ClientOptions);
+  c.ws.send('over tls');
+  assert.equal((await c.next()).toString(), 'over tls');
+  assert.equal(backend.handshakes.at(-1)?.['x-forwarded-proto'], 'https');
+  assert.equal((await d.status()).fields.ConnsWebSocket, '1');
+  c.ws.close(1000);
+  assert.equal((await c.closed).code, 1000);
 });
