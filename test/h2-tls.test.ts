@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
+import https from 'node:https';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
@@ -81,6 +82,30 @@ test('HTTP/2 over TLS', async (t) => {
       answers.map(() => 200),
     );
     assert.equal(answers.filter((a) => (JSON.parse(a.body.toString()) as { url: string }).url.startsWith('/echo?i=')).length, 30);
+  });
+
+  await t.test('Upgrade: h2c over TLS is not taken up: the request is answered in HTTP/1.1', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: h2Port,
+          path: '/app/echo',
+          servername: 'h2.test',
+          ca,
+          agent: false,
+          headers: { host: 'h2.test', connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAAQAoAAAAAIAAAAA' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('upgrade', () => reject(new Error('upgraded over TLS')));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200);
   });
 
   await t.test('h2load over TLS: every request answered', async () => {

@@ -121,7 +121,7 @@ class RequestRun {
 
 export class ConnectionServer {
   readonly http: http.Server;
-  /** With Protocols h2c: HTTP/2 for the connections that ask for it. */
+  /** With Protocols h2 or h2c: HTTP/2 for the connections that ask for it. */
   private readonly h2: H2Front | null;
   private readonly acceptors: Acceptor[];
   private readonly slots: RequestSlots;
@@ -343,7 +343,9 @@ export class ConnectionServer {
    * (WebSocket handshakes, other protocols) run as requests over the detached socket, with
    * Connection: close; the proxy path opens a tunnel when a backend switches to websocket. */
   private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
-    if (this.h2 !== null && wantsH2c(req) && this.h2.upgrade(req, socket, head)) return;
+    // h2c is cleartext only (RFC 7540 §3.2): over TLS, HTTP/2 is chosen by ALPN or not at all.
+    const h2c = this.h2 !== null && this.o.settings.protocols.h2c && (socket as TLSSocket).encrypted !== true;
+    if (h2c && wantsH2c(req) && this.h2.upgrade(req, socket, head)) return;
     if (head.length > 0) socket.unshift(head);
     const res = new (this.o.accessLog ? CountedResponse : http.ServerResponse)(req);
     res.shouldKeepAlive = false;
