@@ -120,6 +120,19 @@ test('HTTP/2 cleartext through the proxy', async (t) => {
     assert.equal(ok.headers[':status'], 200);
   });
 
+  await t.test('LimitRequestHeader bounds the header list: a larger one is answered 431 and never reaches the backend', async (st) => {
+    const session = http2.connect(base);
+    st.after(() => session.destroy());
+    session.on('error', () => undefined);
+    const seenBefore = backend.seen.length;
+    const outcome = await h2Request(session, { ':path': '/app/echo', 'x-big': 'b'.repeat(20_000) }).then(
+      (r) => `status ${r.headers[':status']}`,
+      (err: Error) => err.message,
+    );
+    assert.equal(outcome, 'status 431');
+    assert.equal(backend.seen.length, seenBefore);
+  });
+
   await t.test('h2load: every request answered, counted in the scoreboard over both children', async () => {
     const before = await d.status();
     const { stdout } = await run('h2load', ['-n', '2000', '-c', '8', '-m', '10', `${base}/app/echo`], { timeout: 60_000 });
