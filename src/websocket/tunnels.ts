@@ -41,6 +41,11 @@ export class WebSocketTunnels {
 
   /** The backend answered 101: `head` (its response head) goes to the client, then bytes flow. */
   start(client: net.Socket, backend: net.Socket, head: Buffer): void {
+    if (client.destroyed) {
+      // The client left while the backend switched: there is nobody to tunnel to.
+      backend.destroy();
+      return;
+    }
     const o = this.o;
     const tunnel = new Tunnel(client, backend, o.limits, o.loopLimits);
     this.open.set(client, tunnel);
