@@ -170,3 +170,20 @@ test('without h2c in Protocols, HTTP/2 clients get HTTP/1.1', async (t) => {
   const pk = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--http2-prior-knowledge', `${base}/app/x`]).catch((e: { stdout: string }) => e);
   assert.notEqual(pk.stdout, '200');
 });
+
+for (const mpm of ['prefork', 'worker'] as const) {
+  test(`the ${mpm} MPM serves HTTP/2 streams concurrently in a connection's slot`, async (t) => {
+    const backend = await httpBackend(t);
+    const d = await launch(t, {
+      config: [`MPM ${mpm}`, 'StartServers 2', 'Protocols h2c http/1.1', `ProxyPass /app/ ${backend.url}/`, STATUS_LOCATION].join('\n'),
+      waitChildren: 2,
+    });
+    const { stdout } = await run('h2load', ['-n', '500', '-c', '2', '-m', '10', `http://127.0.0.1:${d.port}/app/echo`], { timeout: 60_000 });
+    assert.match(stdout, /requests: 500 total, 500 started, 500 done, 500 succeeded, 0 failed, 0 errored/);
+    const s = await waitFor('the requests in the scoreboard', async () => {
+      const st = await d.status();
+      return Number(st.fields['Total Accesses']) >= 500 ? st : null;
+    });
+    assert.equal(Number(s.fields.BusyWorkers), 1, 'only the status request is busy once the load is over');
+  });
+}
