@@ -141,3 +141,17 @@ test('LimitRequestsPerClient counts HTTP/2 streams in progress', async (t) => {
   const s = await d.status();
   assert.match(s.fields.LimitRejections ?? '', /LimitRequestsPerClient=2\b/);
 });
+
+test('KeepAliveTimeout closes an HTTP/2 connection without streams; a stream in progress keeps it', { timeout: 30_000 }, async (t) => {
+  const backend = await httpBackend(t, (req, res, seen) => setTimeout(() => echo(req, res, seen), 1500));
+  const d = await launch(t, { config: ['StartServers 1', 'Protocols h2c http/1.1', 'KeepAliveTimeout 1s', `ProxyPass /app/ ${backend.url}/`].join('\n') });
+  const session = connect(d.port);
+  t.after(() => session.destroy());
+  const closed = new Promise<number>((resolve) => session.once('close', () => resolve(Date.now())));
+  // Silent for longer than KeepAliveTimeout while its backend takes 1.5 s: still answered.
+  const slow = await h2Request(session, { ':path': '/app/slow' });
+  assert.equal(slow.headers[':status'], 200);
+  const idleFrom = Date.now();
+  const at = await closed;
+  assert.ok(at - idleFrom >= 800 && at - idleFrom < 4000, `closed ${at - idleFrom} ms after its last stream`);
+});

@@ -74,6 +74,7 @@ interface Conn {
   bytesCounted: number;
   /** Responses not yet sent, so a graceful drain can turn them into Connection: close. */
   responses: Set<http.ServerResponse>;
+  /** An idle HTTP/1.1 connection's grace in a graceful drain; an HTTP/2 connection's KeepAliveTimeout. */
   lingerTimer: NodeJS.Timeout | null;
   /** Set once the connection speaks HTTP/2. */
   session: ServerHttp2Session | null;
@@ -331,12 +332,17 @@ export class ConnectionServer {
     }
     c.session = session;
     this.leftHttp1(socket);
-    const s = this.o.settings;
-    // KeepAliveTimeout bounds an HTTP/2 connection without streams, as mod_http2 does.
-    session.setTimeout(s.keepAlive ? s.keepAliveTimeout : s.timeout, () => {
-      if (c.active === 0) session.close();
-    });
     if (this.draining) session.close();
+    else this.awaitStream(c, session);
+  }
+
+  /** KeepAliveTimeout bounds an HTTP/2 connection without streams, as mod_http2 does (Timeout
+   * with KeepAlive Off): GOAWAY once it has passed; the next stream stops the timer (onRequest). */
+  private awaitStream(c: Conn, session: ServerHttp2Session): void {
+    if (c.lingerTimer) clearTimeout(c.lingerTimer);
+    const s = this.o.settings;
+    c.lingerTimer = setTimeout(() => session.close(), s.keepAlive ? s.keepAliveTimeout : s.timeout);
+    c.lingerTimer.unref();
   }
 
   /** A request Node's parser handed over as an upgrade: h2c is taken up here, and the rest
@@ -485,6 +491,7 @@ export class ConnectionServer {
     if (c.active === 0 && open && !o.tunnels.has(c.socket)) {
       this.markIdle(c, true);
       if (this.draining) this.drainConnection(c);
+      else if (c.session !== null) this.awaitStream(c, c.session);
     }
     // A finished request never holds the number of connections up: it can only let an acceptor
     // that is off open again (the next connection or close looks at the rest).
