@@ -13,7 +13,7 @@ import { LimitCounters } from '../src/shm/limits';
 import { fixedChildren, startMpmproxy } from './lib/mpmproxy';
 import { freePort } from './lib/ports';
 import { otherCpuWindow, sampleProcesses } from './lib/proc-sampler';
-import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
+import { measuredLine, median, rate, resultsFile, writeResultsSection } from './lib/results';
 import { runWrk } from './lib/wrk';
 import type { WrkResult } from './lib/wrk';
 import { createWorkDir } from './lib/work-dir';
@@ -83,12 +83,6 @@ async function measure(variant: Variant, load: Load): Promise<Round> {
   }
 }
 
-const median = (values: number[]): number => {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
-};
-const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 
 interface OpCosts {
   /** What the counting adds to one connection (admit, then release), in ns. */

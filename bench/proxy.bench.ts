@@ -23,7 +23,7 @@ import { onPath, startProxyBackend } from './lib/proxy-backend';
 import type { ProxyBackend } from './lib/proxy-backend';
 import { loadOptions, MEASURED_S, proxyLoads as loads, WARMUP_S, WRK_CONNECTIONS } from './lib/proxy-loads';
 import type { ProxyLoad as Load } from './lib/proxy-loads';
-import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
+import { measuredLine, rate, resultsFile, writeResultsSection } from './lib/results';
 import { runWrk } from './lib/wrk';
 import type { WrkResult } from './lib/wrk';
 import { createWorkDir } from './lib/work-dir';
@@ -267,7 +267,6 @@ async function runTarget(target: Target, backend: ProxyBackend, chosen: Load[]):
   return results;
 }
 
-const rate = (n: number) => Math.round(n).toLocaleString('en-US');
 /** Answers per second that were not errors (wrk's requests/s counts a 5xx as well). */
 const answered = (r: Result) => (r.wrk.requestsPerSec * (r.wrk.requests - r.wrk.errors.status)) / Math.max(1, r.wrk.requests);
 const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));

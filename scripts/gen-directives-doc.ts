@@ -16,6 +16,8 @@ const moduleTitles: Record<DirectiveModule, string> = {
   limits: 'Sandbox limits',
   session: 'Sessions',
   ssl: 'TLS',
+  http2: 'HTTP/2',
+  proxy_wstunnel: 'WebSockets',
 };
 
 /** From the compiled script in dist/scripts/. */

@@ -196,6 +196,8 @@ describe('listings', () => {
       'status',
       'log_config',
       'ssl',
+      'http2',
+      'proxy_wstunnel',
     ]);
   });
 

@@ -87,7 +87,7 @@ const bad: Record<string, Array<[string, string]>> = {
   ],
   LogLevel: [
     ['LogLevel loud', '2: LogLevel: unknown level "loud" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
-    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master, log, session, ssl)'],
+    ['LogLevel warn nosuch:debug', '2: LogLevel: unknown module "nosuch" (modules: core, mpm, proxy, status, config, child, master, log, session, ssl, http2, proxy_wstunnel)'],
     ['LogLevel warn proxy:trace8', '2: LogLevel: unknown level "trace8" (levels: emerg, alert, crit, error, warn, notice, info, debug, trace1)'],
     ['LogLevel warn info', '2: LogLevel: takes one plain level, not both warn and info'],
   ],
@@ -157,6 +157,15 @@ const bad: Record<string, Array<[string, string]>> = {
     ['RequestReadTimeout header=soon', '2: RequestReadTimeout: "soon": expected seconds or seconds-maxseconds, such as 20-40'],
     ['RequestReadTimeout body=5,MinRate=0', '2: RequestReadTimeout: must be a positive integer (got "0")'],
   ],
+  Protocols: [
+    ['Protocols h3 http/1.1', '2: Protocols: unknown protocol "h3": expected h2, h2c or http/1.1'],
+    ['Protocols h2c', '2: Protocols: must include http/1.1 (HTTP/1.1 clients and h2c upgrades start with it)'],
+  ],
+  H2MaxResets: [
+    ['H2MaxResets 0', '2: H2MaxResets: must be a positive integer (got "0")'],
+    ['H2MaxResets 100 soon', '2: H2MaxResets: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "soon")'],
+  ],
+  ProxyWebsocketIdleTimeout: [['ProxyWebsocketIdleTimeout 0', '2: ProxyWebsocketIdleTimeout: must be longer than 0 (got "0")']],
   BalancerMember: [
     ['<Proxy balancer://b>\nBalancerMember http://h:1 loadfactor=0\n</Proxy>', '3: BalancerMember: must be an integer from 1 to 100 (got "0")'],
     ['<Proxy http://h:1/>\nBalancerMember http://h:1\n</Proxy>', '3: BalancerMember: belongs inside <Proxy balancer://name>'],

@@ -102,6 +102,7 @@ describe('the embedded configuration', () => {
       user: null,
       group: null,
       pidFile: path.join(runtimeDir, 'mpmproxy.pid'),
+      protocols: { h2: false, h2c: false, maxResets: 100, resetIntervalMs: 10_000, webSocketIdleTimeout: 60_000 },
       runtimeDir,
       serverName: null,
       errorLog: 'stderr',

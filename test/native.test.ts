@@ -517,3 +517,35 @@ describe('loader', () => {
     );
   });
 });
+
+describe('peek', () => {
+  test('shows the bytes queued on a connection without taking them; nothing yet is an empty buffer', async () => {
+    const seen: string[] = [];
+    const read = new Promise<string>((resolve, reject) => {
+      const server = net.createServer((socket) => {
+        server.close();
+        // All within this callback: the event loop cannot read the socket meanwhile.
+        const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+        seen.push(native.peek(fd, 24).toString());
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+        seen.push(native.peek(fd, 14).toString(), native.peek(fd, 24).toString());
+        try {
+          native.peek(fd, 100);
+        } catch (err) {
+          seen.push((err as NativeAddonError).errno ?? '');
+        }
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString()));
+        socket.on('end', () => resolve(text));
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const port = (server.address() as net.AddressInfo).port;
+        // Another process, so that it sends while this one waits.
+        const client = spawn(process.execPath, ['-e', `const s = require('net').connect(${port}, '127.0.0.1', () => setTimeout(() => s.end('PRI * HTTP/2.0 and more'), 150))`]);
+        client.on('error', reject);
+      });
+    });
+    assert.equal(await read, 'PRI * HTTP/2.0 and more', 'peeking took nothing');
+    assert.deepEqual(seen, ['', 'PRI * HTTP/2.0', 'PRI * HTTP/2.0 and more', 'EINVAL']);
+  });
+});

@@ -126,13 +126,14 @@ test('?auto parses into the expected keys and values', () => {
     Stopping: '1',
     ConnsTotal: '4',
     ConnsAsyncKeepAlive: '1',
+    ConnsWebSocket: '0',
     Scoreboard: '_WK_G_......',
     StateAwareSessions: '0',
     StateAwareOwners: '0',
   });
   assert.deepEqual(parsed.processes, [
-    { slot: 0, pid: 101, generation: 2, accepting: 1, stopping: 0, conns: 3, connsTotal: 4, requests: 3, busy: 1, keepalive: 1, stateaware: 0 },
-    { slot: 1, pid: 102, generation: 1, accepting: 0, stopping: 1, conns: 1, connsTotal: 2, requests: 1, busy: 0, keepalive: 0, stateaware: 0 },
+    { slot: 0, pid: 101, generation: 2, accepting: 1, stopping: 0, conns: 3, connsTotal: 4, requests: 3, busy: 1, keepalive: 1, stateaware: 0, websockets: 0 },
+    { slot: 1, pid: 102, generation: 1, accepting: 0, stopping: 1, conns: 1, connsTotal: 2, requests: 1, busy: 0, keepalive: 0, stateaware: 0, websockets: 0 },
   ]);
 });
 
@@ -143,7 +144,7 @@ test('?auto keeps Apache key order and leaves out the host line without a hostna
     'ServerVersion', 'ServerMPM', 'CurrentTime', 'RestartTime', 'ParentServerConfigGeneration',
     'ServerUptimeSeconds', 'ServerUptime', 'Total Accesses', 'Total kBytes', 'Uptime', 'ReqPerSec',
     'BytesPerSec', 'BytesPerReq', 'BusyWorkers', 'IdleWorkers', 'Processes', 'Stopping', 'ConnsTotal',
-    'ConnsAsyncKeepAlive', 'Scoreboard', 'StateAwareSessions', 'StateAwareOwners', 'Process', 'Process',
+    'ConnsAsyncKeepAlive', 'ConnsWebSocket', 'Scoreboard', 'StateAwareSessions', 'StateAwareOwners', 'Process', 'Process',
   ]);
 });
 

@@ -14,6 +14,8 @@ export interface NginxOptions {
   /** Serves HTTPS with this certificate and key, sessions in `ssl_session_cache shared:SSL:10m`
    * and tickets on. */
   tls?: { cert: string; key: string };
+  /** HTTP/2 on the listener (`listen ... http2`: by prior knowledge on cleartext). */
+  http2?: boolean;
 }
 
 export function nginxConfig(o: NginxOptions): string {
@@ -43,7 +45,7 @@ export function nginxConfig(o: NginxOptions): string {
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${d}/tmp-${t};`),
     ...upstream,
     '  server {',
-    `    listen ${LOOPBACK}:${o.port}${o.tls ? ' ssl' : ''};`,
+    `    listen ${LOOPBACK}:${o.port}${o.tls ? ' ssl' : ''}${o.http2 ? ' http2' : ''};`,
     ...(o.tls
       ? [
           `    ssl_certificate ${o.tls.cert};`,

@@ -53,3 +53,13 @@ export function writeResultsSection(id: string, markdown: string, file = results
       : `${text.trimEnd()}\n\n${block}\n`;
   fs.writeFileSync(file, text);
 }
+
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/** A rate for a results table: whole, with thousands separators. */
+export const rate = (n: number): string => Math.round(n).toLocaleString('en-US');

@@ -1,5 +1,6 @@
-// The serving loop shared by every MPM: accept on the inherited listeners, run HTTP/1.1 over
-// each connection, keep the scoreboard true, and drain gracefully.
+// The serving loop shared by every MPM: accept on the inherited listeners, run HTTP/1.1 (or
+// HTTP/2, see src/http2/) over each connection, hand WebSocket upgrades to the proxy path, keep
+// the scoreboard true, and drain gracefully.
 //
 // The MPMs differ only in two choices passed in here:
 //  - `mode`: 'connection' (prefork, worker) — a connection holds one scoreboard slot for its
@@ -7,16 +8,22 @@
 //    keep-alive connection holds none.
 //  - `mayAccept()`: when this acceptor may take another connection.
 import http from 'node:http';
+import type { ServerHttp2Session } from 'node:http2';
 import type net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { ListenSpec, Settings } from '../config/types';
 import type { AccessLog } from '../log/access-log';
 import { CountedResponse } from '../log/counted-response';
 import { REFUSED, type LoopLimits } from '../limits/loop-limits';
 import { log, logs } from '../log/logger';
+import { H2Front } from '../http2/h2-front';
+import { wantsH2c } from '../http2/h2c-upgrade';
+import { peekPreface, sniffPreface } from '../http2/preface';
 import { abandonExchange } from '../proxy/exchange';
 import { logRefusal, parseRefusal, refusalHead } from '../proxy/framing';
 import type { RequestRecord, Scoreboard } from '../shm/scoreboard';
 import { WorkerState } from '../shm/scoreboard';
+import { GOING_AWAY, type WebSocketTunnels } from '../websocket/tunnels';
 import { Acceptor } from './acceptor';
 import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
@@ -48,6 +55,8 @@ export interface ConnectionServerOptions {
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
   onRetired: () => void;
+  /** The loop's WebSocket tunnels: connections that left HTTP for good. */
+  tunnels: WebSocketTunnels;
 }
 
 interface Conn {
@@ -65,7 +74,10 @@ interface Conn {
   bytesCounted: number;
   /** Responses not yet sent, so a graceful drain can turn them into Connection: close. */
   responses: Set<http.ServerResponse>;
+  /** An idle HTTP/1.1 connection's grace in a graceful drain; an HTTP/2 connection's KeepAliveTimeout. */
   lingerTimer: NodeJS.Timeout | null;
+  /** Set once the connection speaks HTTP/2. */
+  session: ServerHttp2Session | null;
 }
 
 /** How long a graceful drain keeps an idle keep-alive connection open for a request already on
@@ -110,6 +122,8 @@ class RequestRun {
 
 export class ConnectionServer {
   readonly http: http.Server;
+  /** With Protocols h2 or h2c: HTTP/2 for the connections that ask for it. */
+  private readonly h2: H2Front | null;
   private readonly acceptors: Acceptor[];
   private readonly slots: RequestSlots;
   private readonly conns = new Map<net.Socket, Conn>();
@@ -151,6 +165,16 @@ export class ConnectionServer {
     // once the request is on its way to a backend.
     this.http.on('checkContinue', (req, res) => this.onRequest(req, res));
     this.http.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => this.onClientError(err, socket));
+    this.http.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.h2 = s.protocols.h2c || s.protocols.h2
+      ? new H2Front({
+          settings: s,
+          limits: o.limits,
+          countBodies: o.accessLog !== null,
+          onRequest: (req, res) => this.onRequest(req, res),
+          onSession: (socket, session) => this.onSession(socket, session),
+        })
+      : null;
     this.acceptors = o.listeners.map(
       (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket, l), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
     );
@@ -204,7 +228,10 @@ export class ConnectionServer {
     this.draining = true;
     this.setAccepting(false);
     if (this.conns.size > 0) log('child').warn({ connections: this.conns.size, reason }, 'closing connections still open');
-    for (const c of this.conns.values()) c.socket.destroy();
+    const tunnels = this.o.tunnels;
+    if (tunnels.size > 0) log('proxy_wstunnel').info({ webSockets: tunnels.size, reason }, 'closing WebSockets with 1001 (going away)');
+    const goingAway = reason === 'stop' ? 'server stopping' : 'server restarting';
+    for (const c of this.conns.values()) if (!tunnels.close(c.socket, GOING_AWAY, goingAway)) c.socket.destroy();
   }
 
   /** The memory redline: ends the keep-alive connections that have waited `idleMs` for their next
@@ -238,6 +265,7 @@ export class ConnectionServer {
       bytesCounted: 0,
       responses: new Set(),
       lingerTimer: null,
+      session: null,
     };
     this.holdsTicket = false;
     this.conns.set(socket, c);
@@ -251,9 +279,25 @@ export class ConnectionServer {
     if (l.spec.protocol === 'https' && o.tls) {
       this.handshaking.set(tcpKey(socket), c);
       o.tls.accept(socket);
-    } else {
-      this.http.emit('connection', socket);
+      return;
     }
+    const h2 = this.h2;
+    if (h2 === null || !o.settings.protocols.h2c) {
+      this.http.emit('connection', socket);
+      return;
+    }
+    const queued = peekPreface(socket);
+    if (queued !== null) {
+      if (queued) h2.serveNative(socket);
+      else this.http.emit('connection', socket);
+      return;
+    }
+    sniffPreface(socket, (isH2, head) => {
+      if (isH2) return h2.serve(socket, head);
+      socket.unshift(head);
+      this.http.emit('connection', socket);
+      socket.resume();
+    });
   }
 
   /** From the handshake on, the connection is its TLS socket: what requests arrive on, what
@@ -269,7 +313,51 @@ export class ConnectionServer {
     this.conns.delete(c.socket);
     c.socket = secure;
     this.conns.set(secure, c);
-    this.http.emit('connection', secure);
+    // ALPN chose the protocol during the handshake (Protocols h2).
+    if (this.h2 !== null && (secure as TLSSocket).alpnProtocol === 'h2') this.h2.serveNative(secure);
+    else this.http.emit('connection', secure);
+  }
+
+  /** The connection no longer speaks HTTP/1.1 (HTTP/2, or a WebSocket tunnel). */
+  leftHttp1(socket: net.Socket): void {
+    const c = this.conns.get(socket);
+    if (c !== undefined) this.o.limits.leaveHttp1(c.client);
+  }
+
+  private onSession(socket: net.Socket, session: ServerHttp2Session): void {
+    const c = this.conns.get(socket);
+    if (c === undefined) {
+      session.destroy();
+      return;
+    }
+    c.session = session;
+    this.leftHttp1(socket);
+    if (this.draining) session.close();
+    else this.awaitStream(c, session);
+  }
+
+  /** KeepAliveTimeout bounds an HTTP/2 connection without streams, as mod_http2 does (Timeout
+   * with KeepAlive Off): GOAWAY once it has passed; the next stream stops the timer (onRequest). */
+  private awaitStream(c: Conn, session: ServerHttp2Session): void {
+    if (c.lingerTimer) clearTimeout(c.lingerTimer);
+    const s = this.o.settings;
+    c.lingerTimer = setTimeout(() => session.close(), s.keepAlive ? s.keepAliveTimeout : s.timeout);
+    c.lingerTimer.unref();
+  }
+
+  /** A request Node's parser handed over as an upgrade: h2c is taken up here, and the rest
+   * (WebSocket handshakes, other protocols) run as requests over the detached socket, with
+   * Connection: close; the proxy path opens a tunnel when a backend switches to websocket. */
+  private onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    // h2c is cleartext only (RFC 7540 §3.2): over TLS, HTTP/2 is chosen by ALPN or not at all.
+    const h2c = this.h2 !== null && this.o.settings.protocols.h2c && (socket as TLSSocket).encrypted !== true;
+    if (h2c && wantsH2c(req) && this.h2.upgrade(req, socket, head)) return;
+    if (head.length > 0) socket.unshift(head);
+    const res = new (this.o.accessLog ? CountedResponse : http.ServerResponse)(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.on('finish', () => socket.destroySoon());
+    this.onRequest(req, res);
   }
 
   private onConnectionClose(c: Conn): void {
@@ -400,9 +488,10 @@ export class ConnectionServer {
     } else if (open) {
       o.scoreboard.setWorkerState(o.processSlot, slot, WorkerState.BUSY_KEEPALIVE);
     }
-    if (c.active === 0 && open) {
+    if (c.active === 0 && open && !o.tunnels.has(c.socket)) {
       this.markIdle(c, true);
       if (this.draining) this.drainConnection(c);
+      else if (c.session !== null) this.awaitStream(c, c.session);
     }
     // A finished request never holds the number of connections up: it can only let an acceptor
     // that is off open again (the next connection or close looks at the rest).
@@ -425,6 +514,12 @@ export class ConnectionServer {
   }
 
   private drainConnection(c: Conn): void {
+    // HTTP/2: GOAWAY, the streams under way finish. A WebSocket is closed when the drain ends.
+    if (c.session !== null) {
+      c.session.close();
+      return;
+    }
+    if (this.o.tunnels.has(c.socket)) return;
     for (const res of c.responses) if (!res.headersSent) res.shouldKeepAlive = false;
     if (c.active > 0 || c.lingerTimer) return;
     c.lingerTimer = setTimeout(() => c.socket.destroy(), GRACEFUL_LINGER_MS);

@@ -1,6 +1,6 @@
 // Builds what one serving event loop (a child's main thread, or one of its worker threads) needs:
-// the request handler with its backend pools and the server-status page, the access log, and
-// the connection server around them.
+// the request handler with its backend pools and the server-status page, the access log, the
+// WebSocket tunnels, and the connection server around them.
 import type { Settings } from '../config/types';
 import { LoopLimits } from '../limits/loop-limits';
 import { AccessLog } from '../log/access-log';
@@ -16,6 +16,7 @@ import type { Scoreboard } from '../shm/scoreboard';
 import { createStatusHandler } from '../status/handler';
 import { sharedTlsCache } from '../shm/tls-cache-segment';
 import { TlsTerminator } from '../tls/terminator';
+import { WebSocketTunnels } from '../websocket/tunnels';
 import { ConnectionServer } from './connection-server';
 import type { ConnectionServerOptions, InheritedListener } from './connection-server';
 import type { ConnectionBudget } from './connection-budget';
@@ -61,10 +62,18 @@ function stateAwareLayer(o: ServeOptions, forwarder: Forwarder): StateAwareForwa
 }
 
 export function serve(o: ServeOptions): Serving {
-  const plain = new Forwarder(createUpstreams(o.settings));
+  const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
+  const tunnels = new WebSocketTunnels({
+    limits: o.settings.limits,
+    idleTimeout: o.settings.protocols.webSocketIdleTimeout,
+    loopLimits: limits,
+    scoreboard: o.scoreboard,
+    processSlot: o.processSlot,
+    onOpen: (client) => server.leftHttp1(client),
+  });
+  const plain = new Forwarder(createUpstreams(o.settings), tunnels);
   const stateAware = stateAwareLayer(o, plain);
   const forwarder: ProxyForwarder = stateAware ?? plain;
-  const limits = new LoopLimits(o.settings, attachLimitCounters(limitsSegmentName(o.scoreboard.masterPid)), o.processSlot);
   const sessions = o.settings.session.used ? new SessionLayer(o.settings.session, openSessionStore(o.settings, o.scoreboard.masterPid)) : null;
   const inner = createHandler({
     settings: o.settings,
@@ -85,9 +94,15 @@ export function serve(o: ServeOptions): Serving {
       .then(o.onRetired);
   };
   const tls = o.listeners.some((l) => l.spec.protocol === 'https')
-    ? new TlsTerminator({ settings: o.settings, cache: sharedTlsCache(), onSecure: (secure) => server.onSecure(secure) })
+    ? new TlsTerminator({
+        settings: o.settings,
+        cache: sharedTlsCache(),
+        // Protocols h2: ALPN offers HTTP/2 first, as httpd does.
+        alpn: o.settings.protocols.h2 ? ['h2', 'http/1.1'] : undefined,
+        onSecure: (secure) => server.onSecure(secure),
+      })
     : null;
-  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls });
+  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls, tunnels });
   server.start();
   return {
     server,

@@ -4,6 +4,7 @@ import type { Settings } from '../config/types';
 import { heapLimitMb } from '../limits/memory';
 import { limitsReport } from '../limits/settings';
 import { sessionReport } from '../session/settings-report';
+import { protocolsReport } from '../http2/settings';
 import { mpmFor } from '../mpm';
 import { serverVersion } from '../version';
 
@@ -64,6 +65,7 @@ export function settingsReport(s: Settings): string {
       ['SSLSessionCacheTimeout', ms(s.tls.sessionTimeout)],
       ['SSLSessionTickets', s.tls.sessionTickets ? 'on' : 'off'],
       ['SSLSessionTicketKeyRotation', ms(s.tls.ticketKeyRotation)],
+      ...protocolsReport(s.protocols),
       ['ProxyDNSCacheTimeout', ms(s.upstreams.dnsCacheTimeout)],
       ...s.upstreams.balancers.map((b) => ['Balancer', `${b.name} lbmethod=${b.lbmethod} members=${b.members.map((m) => m.origin).join(',')}`]),
       ['ErrorLog', s.errorLog],

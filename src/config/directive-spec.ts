@@ -5,7 +5,7 @@
 import type { ContextName, MpmName } from './types';
 import { parseDuration, parseInteger, ValueError, type IntegerRange } from './values';
 
-export type DirectiveModule = 'core' | 'mpm' | 'proxy' | 'status' | 'log' | 'limits' | 'session' | 'ssl';
+export type DirectiveModule = 'core' | 'mpm' | 'proxy' | 'status' | 'log' | 'limits' | 'session' | 'ssl' | 'http2' | 'proxy_wstunnel';
 
 /** Where a directive is written, for the few whose value depends on it. */
 export interface UseContext {

@@ -9,6 +9,7 @@ import { limitDirectives } from './directives/limits';
 import { logDirectives } from './directives/log';
 import { mpmDirectives } from './directives/mpm';
 import { processLimitDirectives } from './directives/process-limits';
+import { protocolDirectives } from './directives/protocols';
 import { proxyDirectives } from './directives/proxy';
 import { stateAwareDirectives } from './directives/stateaware';
 import { sessionDirectives } from './directives/session';
@@ -34,6 +35,7 @@ export const directives = {
   ...limitDirectives,
   ...sessionDirectives,
   ...tlsDirectives,
+  ...protocolDirectives,
 };
 
 export const directiveList: readonly DirectiveSpec[] = Object.values(directives);

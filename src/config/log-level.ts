@@ -7,7 +7,7 @@ export const logLevelNames: readonly LogLevelName[] = [
   'emerg', 'alert', 'crit', 'error', 'warn', 'notice', 'info', 'debug', 'trace1',
 ];
 
-export const logModuleNames = ['core', 'mpm', 'proxy', 'status', 'config', 'child', 'master', 'log', 'session', 'ssl'] as const;
+export const logModuleNames = ['core', 'mpm', 'proxy', 'status', 'config', 'child', 'master', 'log', 'session', 'ssl', 'http2', 'proxy_wstunnel'] as const;
 
 /** One LogLevel line. As in Apache, a line with a plain level resets every per-module level
  * set before it; its own `module:level` words then apply. */

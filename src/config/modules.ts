@@ -16,6 +16,8 @@ export const builtinModules = [
   'status',
   'log_config',
   'ssl',
+  'http2',
+  'proxy_wstunnel',
 ] as const;
 
 export type BuiltinModule = (typeof builtinModules)[number];

@@ -9,6 +9,7 @@ import { resolveAccessLogs, type AccessLogs } from './access-logs';
 import { configDirectory } from './embedded';
 import { requestsPerConnection, resolveLimitSettings } from '../limits/settings';
 import { resolveProcessLimits } from './process-limits';
+import { resolveProtocols } from '../http2/settings';
 import { resolveRoutes, trustedAddresses } from './routes';
 import { resolveSandbox } from './sandbox';
 import { cacheSegmentSize, resolveSessionSettings } from './session';
@@ -134,6 +135,7 @@ export function resolveSettings(parsed: ParsedConfig, opts: ResolveOptions = {})
     },
     session,
     cacheSize: cacheSegmentSize(clientLimits.cache, session),
+    protocols: resolveProtocols(value, timeout),
     warnings,
   };
 }

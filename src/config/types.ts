@@ -179,6 +179,8 @@ export interface Settings {
   session: SessionSettings;
   /** Bytes of the shared cache segment (LimitCache, or the shm session store's size); 0: none. */
   cacheSize: number;
+  /** HTTP/2 and WebSockets on the front end (docs/http2.md, docs/websockets.md). */
+  protocols: ProtocolSettings;
   /** Adjustments made while resolving (Apache-style: "ThreadsPerChild lowered to ThreadLimit"),
    * logged at start-up and by -t. */
   warnings: string[];
@@ -189,6 +191,18 @@ export interface StateAwareSettings {
   sessionTimeout: number;
   /** Sessions the owner table holds (fixed for the master's life, like ServerLimit). */
   sessionLimit: number;
+}
+
+export interface ProtocolSettings {
+  /** HTTP/2 over TLS, chosen by ALPN (Protocols h2). */
+  h2: boolean;
+  /** HTTP/2 over cleartext, by prior knowledge or Upgrade: h2c (Protocols h2c). */
+  h2c: boolean;
+  /** H2MaxResets: client stream resets allowed per connection within intervalMs. */
+  maxResets: number;
+  resetIntervalMs: number;
+  /** milliseconds (ProxyWebsocketIdleTimeout) */
+  webSocketIdleTimeout: number;
 }
 
 export interface VirtualHostSpec {

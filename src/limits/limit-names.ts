@@ -13,6 +13,9 @@ export const LIMIT_NAMES = [
   'LimitUri',
   'LimitResponseBody',
   'RequestReadTimeout',
+  'LimitWebSocketsFrame',
+  'LimitWebSocketsMessage',
+  'H2MaxResets',
 ] as const;
 
 export type LimitName = (typeof LIMIT_NAMES)[number];

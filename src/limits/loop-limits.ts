@@ -124,6 +124,29 @@ export class LoopLimits {
   /** The answer to a request LimitRequestsPerClient refused. */
   readonly refuse: RequestHandler = (_req, res) => answer(res, 429, 'LimitRequestsPerClient', false);
 
+  /** The connection now speaks HTTP/2 or carries a WebSocket: RequestReadTimeout is HTTP/1.1's. */
+  leaveHttp1(i: number): void {
+    this.timeouts?.stop(i);
+  }
+
+  /** A WebSocket closed with 1009 by LimitWebSocketsFrame or LimitWebSocketsMessage. */
+  webSocketRefused(limit: 'LimitWebSocketsFrame' | 'LimitWebSocketsMessage', socket: net.Socket): void {
+    const l = this.settings.limits;
+    const value = limit === 'LimitWebSocketsFrame' ? l.webSocketsFrame : l.webSocketsMessage;
+    this.counters.countRejection(Limit[limit]);
+    this.flood.event(limit, 'info', `${limit} ${value} exceeded: WebSocket closed with 1009`, { [limit]: value, client: socket.remoteAddress });
+  }
+
+  /** An HTTP/2 connection closed with GOAWAY ENHANCE_YOUR_CALM for resetting too many streams. */
+  tooManyResets(socket: net.Socket): void {
+    const p = this.settings.protocols;
+    this.counters.countRejection(Limit.H2MaxResets);
+    this.flood.event('H2MaxResets', 'warn', `H2MaxResets ${p.maxResets} in ${p.resetIntervalMs / 1000}s exceeded (rapid reset): connection closed with GOAWAY ENHANCE_YOUR_CALM`, {
+      H2MaxResets: p.maxResets,
+      client: socket.remoteAddress,
+    });
+  }
+
   /** The connection waits in keep-alive for its next request. */
   idle(i: number): void {
     this.timeouts?.idle(i);

@@ -18,6 +18,8 @@ const enum Phase {
   /** The request is whole; nothing is expected from the client until its next one. */
   Done,
   KeepAlive,
+  /** No longer HTTP/1.1: an HTTP/2 session or a WebSocket, timed by their own rules. */
+  Off,
 }
 
 export type ReadStage = 'header' | 'body';
@@ -81,24 +83,34 @@ export class ReadTimeouts {
   }
 
   headersRead(i: number, req: http.IncomingMessage): void {
+    if (this.phase[i] === Phase.Off) return;
     this.requests[i] = req;
     this.phase[i] = Phase.Waiting;
   }
 
   /** The request's handler starts: from now on its body is expected. */
   bodyStarted(i: number, res: http.ServerResponse): void {
+    if (this.phase[i] === Phase.Off) return;
     this.responses[i] = res;
     this.enter(i, Phase.Body);
   }
 
   /** The last response on the connection is done; it waits for another request. */
   idle(i: number): void {
+    if (this.phase[i] === Phase.Off) return;
     const req = this.requests[i];
     // A body nobody read (the answer came first) is still on its way and still timed.
     if (this.phase[i] === Phase.Body && req !== null && !req.complete) return;
     this.requests[i] = null;
     this.responses[i] = null;
     this.enter(i, Phase.KeepAlive);
+  }
+
+  /** The connection leaves HTTP/1.1 (HTTP/2, a WebSocket): these timeouts no longer apply. */
+  stop(i: number): void {
+    this.phase[i] = Phase.Off;
+    this.requests[i] = null;
+    this.responses[i] = null;
   }
 
   closed(i: number): void {

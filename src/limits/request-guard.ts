@@ -6,6 +6,7 @@ import type http from 'node:http';
 import type { LimitSettings } from '../config/types';
 import type { RequestHandler } from '../child/handler';
 import { abandonExchange } from '../proxy/exchange';
+import { bodyOfUnknownLength } from '../proxy/framing';
 import { answer } from './answer';
 import { chunkWriters, type ChunkWriters } from './chunked-output';
 import type { LimitName } from './limit-names';
@@ -67,7 +68,7 @@ export function guardRequests(l: LimitSettings, refused: Refusal, handler: Reque
     }
     if (!watchesBodies) return handler(req, res);
     const declared = req.headers['content-length'];
-    const chunked = declared === undefined && req.headers['transfer-encoding'] !== undefined;
+    const chunked = declared === undefined && bodyOfUnknownLength(req);
     if (declared === undefined && !chunked) return handler(req, res);
     const length = declared === undefined ? -1 : Number(declared);
     if (l.requestBody > 0 && length > l.requestBody) {

@@ -83,6 +83,10 @@ export function limitsReport(l: LimitSettings): Array<[string, string]> {
     ['LimitKeepAlive', counted(l.keepAlive)],
     ['LimitResponseBody', sized(l.responseBody)],
     ['LimitChunk', sized(l.chunk)],
+    ['LimitStreams', String(l.streams)],
+    ['LimitWebSocketsMessage', sized(l.webSocketsMessage)],
+    ['LimitWebSocketsFrame', sized(l.webSocketsFrame)],
+    ['LimitWebSocketsPacket', sized(l.webSocketsPacket)],
     ['LimitPacket', l.packet === 0 ? "Node's default" : sized(l.packet)],
     ['RequestReadTimeout', `${stageText('header', l.readTimeout.header)} ${stageText('body', l.readTimeout.body)}`],
   ];

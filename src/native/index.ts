@@ -32,6 +32,7 @@ const functionNames: Record<keyof NativeAddon, true> = {
   dup: true,
   close: true,
   localPort: true,
+  peek: true,
   setParentDeathSignal: true,
   dgramBind: true,
   dgramRecv: true,

@@ -29,6 +29,9 @@ export interface NativeAddon {
   /** dup(2) with FD_CLOEXEC set on the copy. */
   dup(fd: number): number;
   close(fd: number): void;
+  /** Up to `max` (at most 64) bytes received on a connected socket and still queued, without
+   * taking them (recv with MSG_PEEK): empty when none has come yet. */
+  peek(fd: number, max: number): Buffer;
   /** The local port a socket is bound to (useful for port 0). */
   localPort(fd: number): number;
   /** prctl(PR_SET_PDEATHSIG, signal): the calling process gets `signal` when its parent dies. */

@@ -84,7 +84,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
 
   constructor(
     readonly req: http.IncomingMessage,
-    private readonly res: ExchangeResponse,
+    protected readonly res: ExchangeResponse,
     /** Taken now: undici detaches req.socket once it has sent the body. */
     readonly socket: net.Socket,
     private readonly plan: ProxyPlan,
@@ -148,7 +148,9 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     this.chunkable = res.useChunkedEncodingByDefault && this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
     const out = clientResponseHeaders(headers, this.plan, this);
     if (setCookies !== null) for (const cookie of setCookies) out.push('Set-Cookie', cookie);
-    res.writeHead(statusCode, statusText || undefined, out);
+    // HTTP/2 has no reason phrase (Node warns when given one).
+    const reason = this.req.httpVersionMajor === 1 ? statusText || undefined : undefined;
+    res.writeHead(statusCode, reason, out);
     holdWrites(this);
   }
 
@@ -257,11 +259,19 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
   release(): void {
     if (this.complete) {
       this.res.end();
+      // HTTP/1.1's end() uncorks its socket fully; an HTTP/2 stream's leaves the connection as is.
+      if (this.socket.writableCorked > 0) this.socket.uncork();
       return;
     }
     // Headers with no body yet (an event stream, a long poll) go now, not with the first chunk.
     if (this.state === RELAYING && !this.bodyStarted && !this.res.writableEnded) this.res.flushHeaders();
     this.socket.uncork();
+  }
+
+  /** The backend switched protocols: the exchange is over, its connection carries on. */
+  protected switched(): void {
+    this.state = DONE;
+    this.settle('ok');
   }
 
   private settle(outcome: Outcome): void {
@@ -276,7 +286,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     // An HTTP/1.0 client gets no 1xx (RFC 9110 §15.2).
     if (req.httpVersionMajor === 1 && req.httpVersionMinor === 0) return;
     if (statusCode === 102) {
-      res.writeProcessing();
+      // HTTP/2 responses have no writeProcessing.
+      if (typeof res.writeProcessing === 'function') res.writeProcessing();
       return;
     }
     const link = statusCode === 103 ? linkValues(headers) : [];

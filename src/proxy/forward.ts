@@ -7,7 +7,11 @@ import type { Dispatcher } from 'undici';
 import { log } from '../log/logger';
 import type { RequestSession } from '../session/request-session';
 import { sessionRequestHeaders } from '../session/session-layer';
+import { isWebSocketUpgrade } from '../websocket/handshake';
+import type { WebSocketTunnels } from '../websocket/tunnels';
+import { UpgradeExchange } from '../websocket/upgrade-exchange';
 import { Exchange, type ResponseObserver } from './exchange';
+import { bodyOfUnknownLength } from './framing';
 import { backendRequestHeaders } from './headers';
 import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
@@ -30,7 +34,11 @@ export class Forwarder implements ProxyForwarder {
   /** Each route's upstream, looked up once. */
   private readonly upstreamOf = new Map<ProxyPlan, Upstream>();
 
-  constructor(private readonly upstreams: Upstreams) {}
+  constructor(
+    private readonly upstreams: Upstreams,
+    /** Where WebSocket upgrades go once the backend switches protocols. */
+    private readonly tunnels: WebSocketTunnels | null,
+  ) {}
 
   /** `url` is the request's path and query, normalized; `session` on paths with sessions. */
   forward(req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: RequestSession | null = null): void {
@@ -54,9 +62,12 @@ export class Forwarder implements ProxyForwarder {
       answerPlain(res, 503);
       return;
     }
-    const exchange = new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), session, observer);
+    const upgrade = this.tunnels !== null && isWebSocketUpgrade(req);
+    const exchange = upgrade
+      ? new UpgradeExchange(this.tunnels as WebSocketTunnels, req, res, req.socket, plan, upstream, member, false, session, observer)
+      : new Exchange(req, res, req.socket, plan, upstream, member, expectsContinue(req), session, observer);
     const length = req.headers['content-length'];
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+    const hasBody = (length !== undefined && length !== '0') || bodyOfUnknownLength(req);
     const headers = backendRequestHeaders(req, plan, exchange, member.host);
     if (session !== null) sessionRequestHeaders(headers, plan.session, session);
     member.dispatcher.dispatch(
@@ -67,6 +78,7 @@ export class Forwarder implements ProxyForwarder {
         body: hasBody ? req : null,
         headersTimeout: plan.timeout,
         bodyTimeout: plan.timeout,
+        upgrade: upgrade ? 'websocket' : null,
       },
       exchange,
     );

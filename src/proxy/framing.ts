@@ -38,6 +38,14 @@ export function framingRefusal(req: http.IncomingMessage): Refusal | null {
     : { status: 400, reason: `Transfer-Encoding "${te}" does not end in a single chunked` };
 }
 
+/** Whether the request has a body whose length it does not declare: chunked in HTTP/1.1, or an
+ * HTTP/2 stream whose HEADERS did not end it and that has no Content-Length. */
+export function bodyOfUnknownLength(req: http.IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  if (req.httpVersionMajor !== 2 || req.headers['content-length'] !== undefined) return false;
+  return !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders;
+}
+
 /** What llhttp's refusal of a request becomes: the status and the reason, in llhttp's words. */
 export function parseRefusal(err: Error & { code?: string; reason?: string }): Refusal {
   if (err.code === 'HPE_HEADER_OVERFLOW') return { status: 431, reason: 'request header fields too large' };

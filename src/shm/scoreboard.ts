@@ -18,7 +18,7 @@
 //   |  48 | u64       | retiredRequests    |                                        |
 //   |  56 | u64       | retiredBytes       |                                        |
 //
-//   Process slot: 64 bytes, serverLimit of them at 64.
+//   Process slot: 128 bytes (two cache lines), serverLimit of them at 64.
 //   | off | type      | field              | notes                                  |
 //   |   0 | f64       | startTime          | ms since the epoch                     |
 //   |   8 | u64       | connectionsTotal   | accepted since the child started       |
@@ -32,8 +32,10 @@
 //   |  52 | i32       | keepAliveIdle      | idle in keep-alive now                 |
 //   |  56 | i32       | busy               | request slots busy now                 |
 //   |  60 | i32       | stateAware         | state-aware sessions it owns now       |
+//   |  64 | i32       | webSockets         | WebSocket tunnels open now             |
+//   |  68 |           | (padding)          |                                        |
 //
-//   Worker slot: 344 bytes, serverLimit × threadLimit of them at 64 + serverLimit × 64;
+//   Worker slot: 344 bytes, serverLimit × threadLimit of them at 64 + serverLimit × 128;
 //   worker t of process slot p is number p × threadLimit + t.
 //   | off | type      | field              | notes                                  |
 //   |   0 | i32       | state              | WorkerState                            |
@@ -82,7 +84,7 @@ export function stateChar(state: number): string {
 
 /** 'MPSB' read as a little-endian int32. */
 export const SCOREBOARD_MAGIC = 0x4253504d;
-export const SCOREBOARD_VERSION = 2;
+export const SCOREBOARD_VERSION = 3;
 export const CLIENT_BYTES = 48;
 export const VHOST_BYTES = 128;
 export const REQUEST_BYTES = 128;
@@ -117,7 +119,8 @@ export const processLayout = defineLayout({
   keepAliveIdle: i32,
   busy: i32,
   stateAware: i32,
-});
+  webSockets: i32,
+}, 64); // a whole number of cache lines, so that no two children write the same line
 
 export const workerLayout = defineLayout({
   state: i32,
@@ -312,6 +315,7 @@ export class Scoreboard {
     Atomics.store(w, p + PI.keepAliveIdle, 0);
     Atomics.store(w, p + PI.busy, 0);
     Atomics.store(w, p + PI.stateAware, 0);
+    Atomics.store(w, p + PI.webSockets, 0);
     for (let t = 0; t < this.threadLimit; t++) {
       this.resetWorker(slot, t, t < threads ? WorkerState.STARTING : WorkerState.DEAD);
     }
@@ -407,6 +411,15 @@ export class Scoreboard {
   addConnections(slot: number, delta: number): void {
     Atomics.add(this.words, this.processWord(slot) + PI.connections, delta);
   }
+  /** WebSocket tunnels open right now. */
+  webSockets(slot: number): number {
+    return Atomics.load(this.words, this.processWord(slot) + PI.webSockets);
+  }
+
+  addWebSockets(slot: number, delta: number): void {
+    Atomics.add(this.words, this.processWord(slot) + PI.webSockets, delta);
+  }
+
   addKeepAliveIdle(slot: number, delta: number): void {
     Atomics.add(this.words, this.processWord(slot) + PI.keepAliveIdle, delta);
   }
@@ -527,6 +540,8 @@ export interface ScoreboardSummary {
   /** State-aware sessions owned by live processes, and how many processes own one. */
   stateAwareSessions: number;
   owningProcesses: number;
+  /** WebSocket tunnels open now. */
+  webSockets: number;
   /** Since the scoreboard was created, including released processes. */
   totalConnections: number;
   totalAccesses: number;
@@ -550,6 +565,7 @@ export function summarize(scoreboard: Scoreboard, threadsPerChild: number): Scor
     busySlots: 0,
     stateAwareSessions: 0,
     owningProcesses: 0,
+    webSockets: 0,
     totalConnections: scoreboard.retiredConnections,
     totalAccesses: scoreboard.retiredRequests,
     totalBytes: scoreboard.retiredBytes,
@@ -571,6 +587,7 @@ export function summarize(scoreboard: Scoreboard, threadsPerChild: number): Scor
     const owned = scoreboard.stateAwareSessions(slot);
     summary.stateAwareSessions += owned;
     if (owned > 0) summary.owningProcesses++;
+    summary.webSockets += scoreboard.webSockets(slot);
     summary.totalConnections += scoreboard.connectionsTotal(slot);
     summary.totalAccesses += scoreboard.requestsTotal(slot);
     summary.totalBytes += scoreboard.bytesTotal(slot);

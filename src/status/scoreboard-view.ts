@@ -17,6 +17,7 @@ export interface ProcessRow {
   busy: number;
   /** State-aware sessions it owns. */
   stateAware: number;
+  webSockets: number;
   startTime: number;
 }
 
@@ -53,6 +54,7 @@ export function processRows(scoreboard: Scoreboard): ProcessRow[] {
       keepAliveIdle: scoreboard.keepAliveIdle(slot),
       busy: scoreboard.busy(slot),
       stateAware: scoreboard.stateAwareSessions(slot),
+      webSockets: scoreboard.webSockets(slot),
       startTime: scoreboard.processStartTime(slot),
     });
   }

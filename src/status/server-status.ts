@@ -98,6 +98,7 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     `Stopping: ${s.quiescingProcesses}`,
     `ConnsTotal: ${s.openConnections}`,
     `ConnsAsyncKeepAlive: ${s.keepAliveIdle}`,
+    `ConnsWebSocket: ${s.webSockets}`,
     `Scoreboard: ${s.scoreboard}`,
     // mpmproxy's own, after Apache's: state-aware sessions and the children that own them.
     `StateAwareSessions: ${s.stateAwareSessions}`,
@@ -108,7 +109,7 @@ export function renderStatusAuto(scoreboard: Scoreboard, info: StatusInfo): stri
     lines.push(
       `Process: slot=${p.slot} pid=${p.pid} generation=${p.generation} accepting=${flag(p.accepting)} ` +
         `stopping=${flag(p.quiescing)} conns=${p.connections} connsTotal=${p.connectionsTotal} ` +
-        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle} stateaware=${p.stateAware}`,
+        `requests=${p.requestsTotal} busy=${p.busy} keepalive=${p.keepAliveIdle} stateaware=${p.stateAware} websockets=${p.webSockets}`,
     );
   }
   return lines.join('\n') + '\n';
@@ -146,6 +147,7 @@ export function renderStatusHtml(scoreboard: Scoreboard, info: StatusInfo): stri
     ),
     dt(`${s.busyWorkers} requests currently being processed, ${s.idleWorkers} idle workers`),
     dt(`${s.stateAwareSessions} state-aware sessions owned by ${s.owningProcesses} processes`),
+    dt(`${s.webSockets} WebSocket connections open`),
     ...(info.extra ?? []).map((line) => dt(escapeHtml(line))),
     '</dl>',
     processTable(processRows(scoreboard)),

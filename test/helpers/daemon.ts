@@ -72,6 +72,7 @@ export interface StatusProcess {
   busy: number;
   keepalive: number;
   stateaware: number;
+  websockets: number;
 }
 
 export interface Status {

@@ -144,25 +144,25 @@ export const limitDirectives = table({
   LimitStreams: {
     module: 'limits', contexts: serverOnly, arity: one,
     syntax: 'LimitStreams count', default: '20',
-    summary: 'Most HTTP/2 streams at once on one connection; read now, enforced once HTTP/2 is served',
+    summary: 'Most HTTP/2 streams at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS); a stream over it is refused with REFUSED_STREAM',
     parse: integer({ min: 1 }),
   },
   LimitWebSocketsMessage: {
     module: 'limits', contexts: serverOnly, arity: one,
     syntax: 'LimitWebSocketsMessage size|unlimited', default: 'unlimited',
-    summary: 'Largest WebSocket message; read now, enforced once WebSockets are relayed',
+    summary: 'Largest WebSocket message a client may send (all its frames together); a larger one closes the WebSocket with close code 1009',
     parse: size,
   },
   LimitWebSocketsPacket: {
     module: 'limits', contexts: serverOnly, arity: one,
     syntax: 'LimitWebSocketsPacket size|unlimited', default: 'unlimited',
-    summary: 'Largest piece of a WebSocket message handled at once; read now, enforced once WebSockets are relayed',
+    summary: 'Largest packet of a WebSocket message relayed at once: what is read from a client in a larger piece is written on to the backend in packets of this size',
     parse: size,
   },
   LimitWebSocketsFrame: {
     module: 'limits', contexts: serverOnly, arity: one,
     syntax: 'LimitWebSocketsFrame size|unlimited', default: 'unlimited',
-    summary: 'Largest WebSocket frame sent on the wire; read now, enforced once WebSockets are relayed',
+    summary: 'Largest WebSocket frame a client may send; a larger one closes the WebSocket with close code 1009',
     parse: size,
   },
   LimitCache: {
