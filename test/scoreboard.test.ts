@@ -45,11 +45,11 @@ test('the layout is the one documented at the top of scoreboard.ts', () => {
     assert.deepEqual({ size: layout.size, offsets: { ...layout.offsets } }, documented.get(name), name);
   }
   assert.equal(headerLayout.size, 64);
-  assert.equal(processLayout.size, 64);
+  assert.equal(processLayout.size, 128);
   assert.equal(workerLayout.size, 344);
   assert.equal(workerLayout.offsets.request, 216);
-  assert.equal(Scoreboard.byteLength(2, 3), 64 + 2 * 64 + 2 * 3 * 344);
-  assert.equal(Scoreboard.byteLength(1, 1), 472);
+  assert.equal(Scoreboard.byteLength(2, 3), 64 + 2 * 128 + 2 * 3 * 344);
+  assert.equal(Scoreboard.byteLength(1, 1), 536);
 });
 
 test('defineLayout aligns each field and pads the record', () => {
@@ -221,7 +221,7 @@ test('slot and thread indexes outside the limits throw instead of writing elsewh
 test('create refuses a buffer that is too small', () => {
   assert.throws(
     () => Scoreboard.create(new ArrayBuffer(Scoreboard.byteLength(2, 2) - 8), 2, 2),
-    (e: unknown) => e instanceof SharedMemoryError && e.code === 'MPM_ERR_SHM' && /needs 1568 bytes/.test(e.message),
+    (e: unknown) => e instanceof SharedMemoryError && e.code === 'MPM_ERR_SHM' && /needs 1696 bytes/.test(e.message),
   );
 });
 
@@ -245,14 +245,14 @@ test('attach checks magic, version and sizes', () => {
 
   const wrongVersion = make();
   new Int32Array(wrongVersion)[1] = 99;
-  assert.throws(() => Scoreboard.attach(wrongVersion), isShm(/layout version 99 is not the version 2/));
+  assert.throws(() => Scoreboard.attach(wrongVersion), isShm(/layout version 99 is not the version 3/));
 
   assert.throws(() => Scoreboard.attach(make(), { serverLimit: 3 }), isShm(/created with ServerLimit 2, the configuration asks for 3/));
   assert.throws(() => Scoreboard.attach(make(), { threadLimit: 4 }), isShm(/created with ThreadLimit 2, the configuration asks for 4/));
 
   const lying = make();
   new Int32Array(lying)[2] = 50; // header claims 50 process slots the segment cannot hold
-  assert.throws(() => Scoreboard.attach(lying), isShm(/ServerLimit 50 × ThreadLimit 2 .* the segment has only 1568/));
+  assert.throws(() => Scoreboard.attach(lying), isShm(/ServerLimit 50 × ThreadLimit 2 .* the segment has only 1696/));
 
   assert.throws(() => Scoreboard.attach(new ArrayBuffer(16)), isShm(/too small to hold a scoreboard header/));
 });
