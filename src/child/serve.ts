@@ -58,6 +58,7 @@ function stateAwareLayer(o: ServeOptions, forwarder: Forwarder): StateAwareForwa
     scoreboard: o.scoreboard,
     // A worker-MPM thread drives one worker slot, numbered as its thread; other loops are thread 0.
     me: { pid: process.pid, slot: o.processSlot, thread: o.mode === 'connection' ? o.workerSlots[0] : 0 },
+    concurrency: o.mode === 'request' ? o.workerSlots.length : 1,
   });
 }
 

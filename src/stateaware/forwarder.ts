@@ -39,6 +39,8 @@ export interface StateAwareOptions {
   owners: OwnerTable;
   scoreboard: Scoreboard;
   me: OwnerIdentity;
+  /** Requests the loop serves at once (its request slots). */
+  concurrency: number;
 }
 
 /**
@@ -104,7 +106,7 @@ export class StateAwareForwarder implements ProxyForwarder {
   ) {
     // undici's own idle timeout stays out of the way of the session's: the sweep ends an idle
     // session (and says why) before its connection would close under it.
-    this.leases = new Leases(o.sessionTimeout + PRIVATE_IDLE_MARGIN_MS);
+    this.leases = new Leases(o.sessionTimeout + PRIVATE_IDLE_MARGIN_MS, o.concurrency);
     this.sessions = new OwnedSessions(o.owners, o.scoreboard, o.me, o.sessionTimeout, () => this.startIpc());
     sessionEvents.on('authenticated', this.onRenewed);
     sessionEvents.on('invalidated', this.onEnded);

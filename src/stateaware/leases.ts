@@ -8,9 +8,6 @@ import type http from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Outcome, Upstream, UpstreamMember } from '../proxy/upstream';
 
-/** Idle leased connections kept per backend member; more are closed when given back. */
-const IDLE_PER_MEMBER = 16;
-
 /** A member as one request sees it: the member's facts, a connection of its own. */
 export class LeasedMember implements UpstreamMember {
   /** The session took the connection: it does not go back. */
@@ -38,8 +35,13 @@ export class LeasedMember implements UpstreamMember {
 export class Leases {
   private readonly idle = new Map<UpstreamMember, Dispatcher[]>();
 
-  /** `idleMs`: how long a connection may wait for its session's next request. */
-  constructor(private readonly idleMs: number) {}
+  /** `idleMs`: how long a connection may wait for its session's next request. `keepIdle`: idle
+   * connections kept per member, as many as the loop serves requests at once, so that a steady
+   * load never closes and reopens backend connections; more are closed when given back. */
+  constructor(
+    private readonly idleMs: number,
+    private readonly keepIdle: number,
+  ) {}
 
   take(member: UpstreamMember): Dispatcher {
     return this.idle.get(member)?.pop() ?? member.privateDispatcher(this.idleMs);
@@ -48,7 +50,7 @@ export class Leases {
   giveBack(member: UpstreamMember, dispatcher: Dispatcher): void {
     let list = this.idle.get(member);
     if (list === undefined) this.idle.set(member, (list = []));
-    if (list.length < IDLE_PER_MEMBER) list.push(dispatcher);
+    if (list.length < this.keepIdle) list.push(dispatcher);
     else void dispatcher.close();
   }
 
