@@ -17,6 +17,7 @@ import { ShmSessionStore } from '../src/session/shm-store';
 import { TestMariadb } from '../test/helpers/mariadb';
 import { fixedChildren, startMpmproxy } from './lib/mpmproxy';
 import { freePort, LOOPBACK } from './lib/ports';
+import { otherCpuWindow, treeCpuMs } from './lib/proc-sampler';
 import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
 import { startSessionBackend } from './lib/session-backend';
 import { createWorkDir, type WorkDir } from './lib/work-dir';
@@ -26,7 +27,9 @@ const GOAL_LOSS = 0.1;
 const CHILDREN = 2;
 const LOAD = { connections: 32, threads: 2, durationS: 5 };
 const WARMUP_S = 1;
-const ROUNDS = 3;
+const ROUNDS = 5;
+/** A run during which other work used more than this share of the CPUs is not quiet. */
+const QUIET = 0.1;
 
 type Store = 'none' | 'shm' | 'sqlite' | 'mariadb';
 type Op = 'read' | 'write';
@@ -35,6 +38,11 @@ interface Run {
   store: Store;
   op: Op;
   wrk: WrkResult;
+  /** The daemon's CPU time (user + system) per request, µs. */
+  cpuUs: number;
+  /** Share of the CPUs that other work on the machine used during the run. */
+  otherCpu: number;
+  round: number;
 }
 
 /** The Set-Cookie of a first request that makes the session. */
@@ -63,7 +71,9 @@ function storeLines(store: Store, dir: WorkDir, db: TestMariadb | null): string[
   }
 }
 
-async function measure(store: Store, ops: readonly Op[], backendPort: number, db: TestMariadb | null): Promise<Run[]> {
+async function measure(store: Store, ops: readonly Op[], backend: { port: number; pid: number }, db: TestMariadb | null, round: number): Promise<Run[]> {
+  const backendPort = backend.port;
+  const backendPid = backend.pid;
   const dir = createWorkDir(`session-${store}`);
   const port = await freePort();
   const daemon = await startMpmproxy({
@@ -85,11 +95,15 @@ async function measure(store: Store, ops: readonly Op[], backendPort: number, db
       const wrk = (durationS: number) =>
         runWrk({ url: `http://${LOOPBACK}:${port}/s/${op === 'write' ? 'write' : 'read'}`, ...LOAD, durationS, headers: [`Cookie: ${cookie}`] });
       await wrk(WARMUP_S);
+      const cpuBefore = treeCpuMs(daemon.process.pid);
+      const other = otherCpuWindow([daemon.process.pid, backendPid]);
       const result = await wrk(LOAD.durationS);
+      const otherCpu = other.end();
+      const cpuUs = ((treeCpuMs(daemon.process.pid) - cpuBefore) * 1000) / Math.max(1, result.requests);
       const e = result.errors;
       if (e.connect + e.read + e.write + e.timeout + e.status > 0) throw new Error(`${store} ${op}: wrk saw errors ${JSON.stringify(e)}`);
-      runs.push({ store, op, wrk: result });
-      console.log(`${store} ${op}: ${rate(result.requestsPerSec)} req/s, p99 ${result.latencyMs.p99} ms`);
+      runs.push({ store, op, wrk: result, cpuUs, otherCpu, round });
+      console.log(`${store} ${op}: ${rate(result.requestsPerSec)} req/s, p99 ${result.latencyMs.p99} ms, ${cpuUs.toFixed(1)} µs CPU a request, other work ${(otherCpu * 100).toFixed(0)}% of the CPUs`);
     }
     return runs;
   } finally {
@@ -147,7 +161,16 @@ function section(runs: Run[], ops: OpCosts, loadAtStart: number, mariadb: string
       return `| ${store} | ${op} | ${of(store, op).map((r) => rate(r.wrk.requestsPerSec)).join(' / ')} | ${rate(med(store, op))} | ${p99(store, op).toFixed(2)} | ${(loss * 100).toFixed(1)}% |`;
     }),
   );
-  const shmLoss = (base - med('shm', 'read')) / base;
+  // Pairs of a round, one right after the other: drift of a busy machine falls on both alike.
+  const pairs = Array.from({ length: ROUNDS }, (_, i) => {
+    const none = runs.find((r) => r.round === i && r.store === 'none') as Run;
+    const shm = runs.find((r) => r.round === i && r.store === 'shm' && r.op === 'read') as Run;
+    return { ratio: shm.wrk.requestsPerSec / none.wrk.requestsPerSec, quiet: none.otherCpu < QUIET && shm.otherCpu < QUIET };
+  });
+  const quiet = pairs.filter((x) => x.quiet);
+  const shmLoss = 1 - median(quiet.map((x) => x.ratio));
+  const cpu = (store: Store, op: Op) => median(of(store, op).map((r) => r.cpuUs));
+  const cpuLoss = 1 - cpu('none', 'read') / cpu('shm', 'read');
   const command = runs[0].wrk.command.replace(/:\d+\//, ':PORT/');
   return [
     '## session: sessions through the proxy, per store',
@@ -170,8 +193,16 @@ function section(runs: Run[], ops: OpCosts, loadAtStart: number, mariadb: string
     '| --- | --- | --- | ---: | ---: | ---: |',
     ...rows,
     '',
-    `Sessions on (shm, reads) against off: ${(shmLoss * 100).toFixed(1)}% fewer requests/s; the goal is under ${GOAL_LOSS * 100}%: ` +
-      `${shmLoss < GOAL_LOSS ? 'met' : '**not met**'}${loadAtStart > 1 ? ' at this load average, where runs of the same variant differ by as much' : ''}.`,
+    quiet.length >= 2
+      ? `Sessions on (shm, reads) against off, 1 − the median over the ${quiet.length} quiet rounds (other work under ${QUIET * 100}% of the CPUs in both runs) ` +
+        `of (req/s with ÷ without): ${(shmLoss * 100).toFixed(1)}% fewer requests/s; the goal is under ${GOAL_LOSS * 100}%: ${shmLoss < GOAL_LOSS ? 'met' : '**not met**'}. ` +
+        `Per round: ${pairs.map((x) => `${x.ratio.toFixed(3)}${x.quiet ? '' : ' (busy)'}`).join(', ')}.`
+      : `Sessions on (shm, reads) against off: fewer than two rounds were quiet (other work under ${QUIET * 100}% of the CPUs in both runs), ` +
+        `so requests/s cannot tell a ${GOAL_LOSS * 100}% difference here (per round, req/s with ÷ without: ${pairs.map((x) => x.ratio.toFixed(3)).join(', ')}); ` +
+        `judged by the CPU time below instead: ${cpuLoss < GOAL_LOSS ? 'met' : '**not met**'}.`,
+    '',
+    `CPU time of the daemon per request (medians): ${cpu('none', 'read').toFixed(1)} µs without sessions, ${cpu('shm', 'read').toFixed(1)} µs with shm reads, ` +
+      `${cpu('shm', 'write').toFixed(1)} µs with shm writes; what a CPU-bound server loses to shm reads: ${(cpuLoss * 100).toFixed(1)}%.`,
     '',
     `The shm store's own work, timed in a loop (one process, a 64M segment): ${ops.readNs.toFixed(0)} ns to find the cookie and read ` +
       `and decode a session, ${ops.writeNs.toFixed(0)} ns to write one. At the baseline's ${rate(base)} req/s on ${CHILDREN} children ` +
@@ -185,6 +216,7 @@ async function main(): Promise<void> {
   const dir = createWorkDir('session-backend');
   const backendPort = await freePort();
   const backend = await startSessionBackend(dir, backendPort);
+  const served = { port: backendPort, pid: backend.pid };
   const db = new TestMariadb();
   const runs: Run[] = [];
   let mariadb = '';
@@ -196,9 +228,11 @@ async function main(): Promise<void> {
     mariadb = `a local MariaDB ${String(((await db.query('SELECT VERSION() AS v')) as Array<{ v: string }>)[0].v)} started for the run (defaults, 32M buffer pool)`;
     for (let i = 0; i < ROUNDS; i++) {
       // Alternate the order, so neither always follows the other.
-      for (const store of i % 2 === 0 ? (['none', 'shm'] as const) : (['shm', 'none'] as const)) runs.push(...(await measure(store, store === 'none' ? ['read'] : ['read', 'write'], backendPort, db)));
+      for (const store of i % 2 === 0 ? (['none', 'shm'] as const) : (['shm', 'none'] as const)) {
+        runs.push(...(await measure(store, store === 'none' ? ['read'] : ['read', 'write'], served, db, i)));
+      }
     }
-    for (const store of ['sqlite', 'mariadb'] as const) runs.push(...(await measure(store, ['read', 'write'], backendPort, db)));
+    for (const store of ['sqlite', 'mariadb'] as const) runs.push(...(await measure(store, ['read', 'write'], served, db, ROUNDS)));
   } finally {
     await db.stop();
     fs.rmSync(db.dir, { recursive: true, force: true });
