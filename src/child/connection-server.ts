@@ -7,7 +7,7 @@
 //    keep-alive connection holds none.
 //  - `mayAccept()`: when this acceptor may take another connection.
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import type { ListenSpec, Settings } from '../config/types';
 import type { AccessLog } from '../log/access-log';
 import { CountedResponse } from '../log/counted-response';
@@ -22,6 +22,7 @@ import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
 import type { TlsTerminator } from '../tls/terminator';
+import type { ConnectionHandoff } from '../stateaware/connection-handoff';
 
 export interface InheritedListener {
   fd: number;
@@ -44,6 +45,9 @@ export interface ConnectionServerOptions {
   accessLog: AccessLog | null;
   /** Terminates TLS on the https listeners; null when there are none. */
   tls: TlsTerminator | null;
+  /** Hands new plain connections of sessions owned elsewhere to their owner; null without
+   * sessions. */
+  handoff: ConnectionHandoff | null;
   /** MPM-specific condition on top of the server's own (draining, budget, one connection). */
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
@@ -221,7 +225,16 @@ export class ConnectionServer {
     return closing;
   }
 
-  private onConnection(socket: net.Socket, l: InheritedListener): void {
+  /** A plain connection another child handed over (docs/state-aware.md), with the bytes it
+   * read from it: served and counted here as if accepted here. */
+  adopt(fd: number, head: Buffer): void {
+    const socket = new net.Socket({ fd, readable: true, writable: true, ...this.o.limits.socketOptions });
+    socket.unshift(head);
+    this.onConnection(socket, null);
+  }
+
+  /** `l`: the listener that accepted it; null for an adopted connection. */
+  private onConnection(socket: net.Socket, l: InheritedListener | null): void {
     const o = this.o;
     const client = o.limits.admit(socket);
     if (client === REFUSED) {
@@ -239,7 +252,8 @@ export class ConnectionServer {
       responses: new Set(),
       lingerTimer: null,
     };
-    this.holdsTicket = false;
+    // An adopted connection was accepted, and paid for, by the child that handed it over.
+    if (l !== null) this.holdsTicket = false;
     this.conns.set(socket, c);
     o.scoreboard.addConnections(o.processSlot, 1);
     o.scoreboard.incrementConnectionsTotal(o.processSlot);
@@ -248,9 +262,11 @@ export class ConnectionServer {
     }
     socket.once('close', () => this.onConnectionClose(c));
     this.updateAccepting();
-    if (l.spec.protocol === 'https' && o.tls) {
+    if (l?.spec.protocol === 'https' && o.tls) {
       this.handshaking.set(tcpKey(socket), c);
       o.tls.accept(socket);
+    } else if (l !== null && o.handoff !== null) {
+      o.handoff.peek(socket, () => this.http.emit('connection', socket));
     } else {
       this.http.emit('connection', socket);
     }
