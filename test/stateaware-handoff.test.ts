@@ -255,6 +255,28 @@ test('connection hand-off across three children', async (t) => {
     }
   });
 
+  await t.test('a first request with a chunked body, or with Expect, stays where it lands and is relayed', async () => {
+    // A session of its own: the one before lost its private connection to the clients that left.
+    const c = await login(d, 'carol');
+    const before = handoffs(d).length;
+    const routed = routes(d).length;
+    for (let i = 0; i < 12; i++) {
+      const chunked = Buffer.from(
+        `POST /app/upload HTTP/1.1\r\nHost: x\r\nCookie: ${c.cookie}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+      );
+      const up = bodies((await raw(d, [chunked])).text);
+      assert.deepEqual([up[0].status, up[0].body.length, up[0].body.port], [200, 5, c.port]);
+      const expect = Buffer.from(
+        `POST /app/upload HTTP/1.1\r\nHost: x\r\nCookie: ${c.cookie}\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      );
+      const { text } = await raw(d, [expect, Buffer.from('hello')], { gapMs: 20 });
+      const answers = bodies(text).filter((r) => r.status !== 100);
+      assert.deepEqual([answers[0].status, answers[0].body.length, answers[0].body.port], [200, 5, c.port], text);
+    }
+    assert.equal(handoffs(d).length, before, 'a chunked or Expect request was handed over');
+    assert.ok(routes(d).length > routed, `none was relayed\n${logText(d)}`);
+  });
+
   await t.test('a request of no session, or of an unknown one, is served where it lands', async () => {
     const before = handoffs(d).length;
     for (let i = 0; i < 10; i++) {
@@ -312,4 +334,35 @@ test('a TLS connection is never handed over: its requests are relayed', async (t
   }
   assert.equal(handoffs(d).length, 0, 'a TLS connection was handed over');
   assert.ok(relayed > 0, `no TLS request was relayed\n${logText(d)}`);
+});
+
+test('a retiring owner keeps a connection handed over for its session open past ExitTimeout, and closes it once the session ends', async (t) => {
+  const backend = await statefulBackend(t);
+  const d = await launch(t, {
+    config: config(backend, ['ExitTimeout 1', 'StateAwareSessionTimeout 60']).replace(`StartServers ${CHILDREN}`, 'StartServers 1'),
+    waitChildren: 1,
+  });
+  const s = await login(d, 'staying');
+  d.signal('SIGUSR1');
+  // The new generation accepts every connection now; the old owner accepts none.
+  await d.waitAccepting(1, 1);
+  const before = handoffs(d).length;
+  const { text, socket } = await raw(d, [get('/app/whoami', s.cookie)], { responses: 1 });
+  assert.equal(handoffs(d).length, before + 1, `not handed over\n${logText(d)}`);
+  assert.match(text, /\r\nConnection: keep-alive\r\n/i);
+  assert.equal(bodies(text)[0].body.port, s.port);
+  let more = '';
+  socket.on('data', (c: Buffer) => (more += c.toString('latin1')));
+  // Past ExitTimeout the connection still serves the session, at the owner.
+  await sleep(1500);
+  socket.write(get('/app/whoami', s.cookie));
+  await waitFor('the second answer', () => complete(more) >= 1);
+  assert.equal(bodies(more)[0].body.port, s.port);
+  assert.equal(handoffs(d).length, before + 1);
+  // The backend ends the mode: the owner has no session left, answers, and closes the connection.
+  socket.write(get('/app/logout', s.cookie));
+  const closed = once(socket, 'close');
+  await waitFor('the logout answer', () => complete(more) >= 2);
+  await Promise.race([closed, sleep(3000).then(() => assert.fail('the owner kept the connection after its session ended'))]);
+  await d.waitLog('the old owner to leave', (l) => l.msg === `child pid ${s.owner} exited (exit code 0)`, 10_000);
 });

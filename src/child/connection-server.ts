@@ -48,6 +48,9 @@ export interface ConnectionServerOptions {
   /** Hands new plain connections of sessions owned elsewhere to their owner; null without
    * sessions. */
   handoff: ConnectionHandoff | null;
+  /** Whether a draining loop still owns state-aware sessions: the connections handed over for
+   * them then stay open for their next requests. */
+  holdsSessions: () => boolean;
   /** MPM-specific condition on top of the server's own (draining, budget, one connection). */
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
@@ -70,6 +73,8 @@ interface Conn {
   /** Responses not yet sent, so a graceful drain can turn them into Connection: close. */
   responses: Set<http.ServerResponse>;
   lingerTimer: NodeJS.Timeout | null;
+  /** Handed over by another child (adopt). */
+  adopted: boolean;
 }
 
 /** How long a graceful drain keeps an idle keep-alive connection open for a request already on
@@ -190,25 +195,33 @@ export class ConnectionServer {
           this.o.scoreboard.setWorkerState(this.o.processSlot, t, WorkerState.GRACEFUL);
         }
       }
-      for (const c of this.conns.values()) this.drainConnection(c);
       const s = this.o.settings;
       // Named after the directive that set the bound, for the log line.
       const bound = s.exitTimeout === s.gracefulShutdownTimeout ? 'GracefulShutdownTimeout' : 'ExitTimeout';
-      const limit = setTimeout(() => this.closeAll(bound), s.exitTimeout);
+      const limit = setTimeout(() => this.closeAll(bound, true), s.exitTimeout);
       limit.unref();
     }
+    // Called again once the loop's sessions have ended: the connections kept for them drain now.
+    for (const c of this.conns.values()) if (!this.keepsOpen(c)) this.drainConnection(c);
     return new Promise((resolve) => {
       if (this.conns.size === 0) resolve();
       else this.drainResolve = resolve;
     });
   }
 
-  /** Ends every connection now (stop, or the end of a bounded drain). */
-  closeAll(reason: string): void {
+  /** Ends every connection now (stop, or the end of a bounded drain, which spares the
+   * connections kept for the loop's state-aware sessions: their bound is the sessions'). */
+  closeAll(reason: string, spareKept = false): void {
     this.draining = true;
     this.setAccepting(false);
-    if (this.conns.size > 0) log('child').warn({ connections: this.conns.size, reason }, 'closing connections still open');
-    for (const c of this.conns.values()) c.socket.destroy();
+    const closing = [...this.conns.values()].filter((c) => !(spareKept && this.keepsOpen(c)));
+    if (closing.length > 0) log('child').warn({ connections: closing.length, reason }, 'closing connections still open');
+    for (const c of closing) c.socket.destroy();
+  }
+
+  /** A connection handed over for a session this draining loop still owns stays open. */
+  private keepsOpen(c: Conn): boolean {
+    return c.adopted && this.o.holdsSessions();
   }
 
   /** The memory redline: ends the keep-alive connections that have waited `idleMs` for their next
@@ -251,6 +264,7 @@ export class ConnectionServer {
       bytesCounted: 0,
       responses: new Set(),
       lingerTimer: null,
+      adopted: l === null,
     };
     // An adopted connection was accepted, and paid for, by the child that handed it over.
     if (l !== null) this.holdsTicket = false;
@@ -343,7 +357,7 @@ export class ConnectionServer {
     const s = this.o.settings;
     const last = s.maxKeepAliveRequests > 0 && c.requests >= s.maxKeepAliveRequests;
     if (last) this.o.limits.lastRequest(req);
-    if (this.draining || !s.keepAlive || last) res.shouldKeepAlive = false;
+    if ((this.draining && !this.keepsOpen(c)) || !s.keepAlive || last) res.shouldKeepAlive = false;
     const run = new RequestRun(this, c, req, res, process.hrtime.bigint());
     res[kRun] = run;
     res.on('close', ConnectionServer.onResponseClose);
@@ -418,7 +432,7 @@ export class ConnectionServer {
     }
     if (c.active === 0 && open) {
       this.markIdle(c, true);
-      if (this.draining) this.drainConnection(c);
+      if (this.draining && !this.keepsOpen(c)) this.drainConnection(c);
     }
     // A finished request never holds the number of connections up: it can only let an acceptor
     // that is off open again (the next connection or close looks at the rest).

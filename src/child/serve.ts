@@ -104,7 +104,8 @@ export function serve(o: ServeOptions): Serving {
     ? new TlsTerminator({ settings: o.settings, cache: sharedTlsCache(), onSecure: (secure) => server.onSecure(secure) })
     : null;
   const handoff = layers?.handoff ?? null;
-  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls, handoff });
+  const holdsSessions = () => stateAware !== null && stateAware.ownedSessions > 0;
+  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls, handoff, holdsSessions });
   stateAware?.adoptConnectionsWith((fd, head) => server.adopt(fd, head));
   server.start();
   return {
