@@ -9,7 +9,8 @@
         "src/shm.c",
         "src/process.c",
         "src/notify.c",
-        "src/socket.c"
+        "src/socket.c",
+        "src/fdpass.c"
       ],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-std=gnu11"],

@@ -549,3 +549,123 @@ describe('peek', () => {
     assert.deepEqual(seen, ['', 'PRI * HTTP/2.0', 'PRI * HTTP/2.0 and more', 'EINVAL']);
   });
 });
+
+describe('connection hand-off (SCM_RIGHTS over SOCK_SEQPACKET)', () => {
+  function flagsOf(fd: number): number {
+    const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    assert.ok(flags);
+    return parseInt(flags[1], 8);
+  }
+  const O_CLOEXEC = 0o2000000;
+
+  /** A listening handoff socket, a connection to it, and its accepted end. */
+  function pair(label: string): { path: string; listener: number; sender: number; receiver: number } {
+    const p = path.join(tmpDir, `${label}.sock`);
+    const listener = native.handoffListen(p);
+    assert.equal(native.handoffAccept(listener), null);
+    const sender = native.handoffConnect(p);
+    const receiver = native.handoffAccept(listener);
+    assert.ok(receiver !== null);
+    return { path: p, listener, sender, receiver };
+  }
+
+  test('moves a live TCP connection and its first bytes to the receiver, which then owns it', async () => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+    const [accepted] = (await once(server, 'connection')) as [net.Socket];
+    const { listener, sender, receiver } = pair('move');
+    try {
+      client.write('first bytes');
+      const [first] = (await once(accepted, 'data')) as [Buffer];
+      const fd = (accepted as unknown as { _handle: { fd: number } })._handle.fd;
+      const watched = new Promise<string | null>((resolve) => {
+        const watch = native.pollReadable(receiver, (error) => {
+          native.pollStop(watch);
+          resolve(error);
+        });
+      });
+      assert.equal(native.sendFd(sender, fd, first), true);
+      // The sender lets go of its descriptor only: the connection stays up.
+      accepted.destroy();
+      assert.equal(await watched, null);
+      const got = native.recvFd(receiver);
+      assert.ok(got !== null);
+      assert.equal(got.payload.toString(), 'first bytes');
+      assert.ok(got.fd >= 0);
+      assert.ok((flagsOf(got.fd) & O_CLOEXEC) !== 0, 'received descriptor is close-on-exec');
+      assert.equal(native.recvFd(receiver), null);
+      const adopted = new net.Socket({ fd: got.fd, readable: true, writable: true });
+      client.write('later bytes');
+      const [later] = (await once(adopted, 'data')) as [Buffer];
+      assert.equal(later.toString(), 'later bytes');
+      adopted.end('answer');
+      const [answer] = (await once(client, 'data')) as [Buffer];
+      assert.equal(answer.toString(), 'answer');
+      await once(client, 'end');
+    } finally {
+      client.destroy();
+      server.close();
+      for (const fd of [listener, sender, receiver]) native.close(fd);
+    }
+  });
+
+  test('keeps each message whole and reports the peer closing', () => {
+    const { listener, sender, receiver } = pair('whole');
+    const big = Buffer.alloc(100_000, 'x');
+    try {
+      assert.equal(native.sendFd(sender, 0, big), true);
+      assert.equal(native.sendFd(sender, 0, Buffer.from('second')), true);
+      const a = native.recvFd(receiver);
+      const b = native.recvFd(receiver);
+      assert.ok(a !== null && b !== null);
+      assert.equal(a.payload.length, big.length);
+      assert.equal(b.payload.toString(), 'second');
+      native.close(a.fd);
+      native.close(b.fd);
+      native.close(sender);
+      assert.deepEqual(native.recvFd(receiver), { fd: -1, payload: Buffer.alloc(0) });
+    } finally {
+      native.close(listener);
+      native.close(receiver);
+    }
+  });
+
+  test('says when the receiver is full, and fails once it is gone', () => {
+    const { listener, sender, receiver } = pair('full');
+    const chunk = Buffer.alloc(60_000, 'y');
+    let sent = 0;
+    while (native.sendFd(sender, 0, chunk)) sent++;
+    assert.ok(sent > 0, 'some messages fit before the buffer fills');
+    native.close(receiver);
+    native.close(listener);
+    assertNativeError(() => native.sendFd(sender, 0, chunk), 'ECONNRESET', /^sendmsg handoff socket: Connection reset by peer$/);
+    native.close(sender);
+  });
+
+  test('refuses bad arguments and missing peers', () => {
+    const missing = path.join(tmpDir, 'nobody-handoff.sock');
+    assertNativeError(() => native.handoffConnect(missing), 'ENOENT', new RegExp(`^connect ${escape(missing)}: No such file or directory$`));
+    assertNativeError(() => native.handoffListen(''), 'EINVAL', /^handoffListen: path must not be empty$/);
+    assertNativeError(() => native.sendFd(0, 0, Buffer.alloc(0)), 'EINVAL', /^sendFd: payload must not be empty$/);
+    assertNativeError(() => native.sendFd(0, 0, 'text' as unknown as Buffer), 'EINVAL', /^sendFd: payload must be a Buffer$/);
+    const file = fs.openSync(path.join(tmpDir, 'not-a-socket'), 'w');
+    try {
+      assertNativeError(() => native.recvFd(file), 'ENOTSOCK', /^recvmsg handoff socket: Socket operation on non-socket$/);
+    } finally {
+      fs.closeSync(file);
+    }
+  });
+
+  test('refuses a message without a descriptor', () => {
+    const { listener, sender, receiver } = pair('nofd');
+    try {
+      // A plain write on the handoff connection: no SCM_RIGHTS.
+      fs.writeSync(sender, 'no descriptor');
+      assertNativeError(() => native.recvFd(receiver), 'EPROTO', /^recvmsg handoff message without one descriptor, or cut: Protocol error$/);
+    } finally {
+      for (const fd of [listener, sender, receiver]) native.close(fd);
+    }
+  });
+});

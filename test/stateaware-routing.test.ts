@@ -35,9 +35,10 @@ async function json(port: number, path: string, cookie?: string): Promise<{ stat
   return { status: r.status, body: JSON.parse(r.body.toString() || '{}') as Record<string, unknown>, headers: r.headers };
 }
 
-/** Pids of the children that relayed a request over IPC, from the route log lines. */
+/** Pids of the children that sent a request to its owner: relayed over IPC, or the whole
+ * connection handed over (a new connection's first request), from the debug log lines. */
 function relayingPids(d: Daemon): Set<number> {
-  return new Set(logsMatching(d, /^route request over IPC/).map((l) => l.pid));
+  return new Set(logsMatching(d, /^(route request over IPC|hand connection over to the owner)/).map((l) => l.pid));
 }
 
 test('state-aware sessions across three children', async (t) => {
@@ -69,9 +70,13 @@ test('state-aware sessions across three children', async (t) => {
     assert.deepEqual(backend.violations, []);
     // The kernel spreads new connections over the children: some requests went through a relay.
     const relays = relayingPids(d);
-    assert.ok(relays.size >= 1, `no request was routed over IPC\n${logText(d)}`);
-    const route = logsMatching(d, /^route request over IPC/)[0];
-    assert.match(route.msg, /^route request over IPC to another process: session=[0-9a-f]{8}; pid_self=\d+; ipc_to_pid=\d+$/);
+    assert.ok(relays.size >= 1, `no request was routed to its owner\n${logText(d)}`);
+    for (const route of logsMatching(d, /^route request over IPC/).slice(0, 1)) {
+      assert.match(route.msg, /^route request over IPC to another process: session=[0-9a-f]{8}; pid_self=\d+; ipc_to_pid=\d+$/);
+    }
+    for (const handoff of logsMatching(d, /^hand connection over/).slice(0, 1)) {
+      assert.match(handoff.msg, /^hand connection over to the owner: session=[0-9a-f]{8}; pid_self=\d+; to_pid=\d+$/);
+    }
     const listening = logsMatching(d, /^IPC server: process id \d+ listening on domain socket .*stateaware\.\d+\.0\.sock$/);
     assert.ok(listening.length >= 1, 'each owner logs its IPC server at debug');
   });
@@ -107,6 +112,8 @@ test('state-aware sessions across three children', async (t) => {
     let routedUp = false;
     let routedDown = false;
     // Repeat on new connections until each direction has gone through a relay at least once.
+    // (The upload's body is chunked, which keeps its connection where it lands; the download
+    // comes second on a connection whose first request had no session, which keeps it too.)
     for (let i = 0; i < 12 && !(routedUp && routedDown); i++) {
       const up = await upload(port, cookie, size);
       assert.equal(up.status, 200);
@@ -115,7 +122,10 @@ test('state-aware sessions across three children', async (t) => {
       assert.equal(got.port, login.body.port);
       const n = logsMatching(d, /^route request over IPC/).length;
       routedUp ||= n > before;
-      const down = await download(port, cookie, size);
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      assert.equal((await request(port, '/app/whoami', { agent })).status, 200);
+      const down = await download(port, cookie, size, agent);
+      agent.destroy();
       assert.equal(down.status, 200);
       assert.equal(down.length, size);
       assert.equal(down.sha256, down.expected);
@@ -177,10 +187,10 @@ async function upload(port: number, cookie: string, size: number): Promise<{ sta
   });
 }
 
-async function download(port: number, cookie: string, size: number): Promise<{ status: number; length: number; sha256: string; expected: string }> {
+async function download(port: number, cookie: string, size: number, agent: http.Agent): Promise<{ status: number; length: number; sha256: string; expected: string }> {
   return new Promise((resolve, reject) => {
     http
-      .get({ host: '127.0.0.1', port, path: `/app/download?size=${size}`, agent: false, headers: { cookie } }, (res) => {
+      .get({ host: '127.0.0.1', port, path: `/app/download?size=${size}`, agent, headers: { cookie } }, (res) => {
         void digest(res).then((d) => resolve({ status: res.statusCode ?? 0, ...d, expected: String(res.headers['x-sha256']) }));
       })
       .on('error', reject);

@@ -12,7 +12,7 @@ static int export_functions(napi_env env, napi_value exports, const addon_functi
 
 NAPI_MODULE_INIT() {
   const addon_function *tables[] = {shm_functions, process_functions, notify_functions,
-                                    socket_functions};
+                                    socket_functions, fdpass_functions};
   for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
     if (export_functions(env, exports, tables[i]) != 0)
       return throw_napi_failure(env, "mpmproxy_native");

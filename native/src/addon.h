@@ -20,6 +20,7 @@ extern const addon_function shm_functions[];
 extern const addon_function process_functions[];
 extern const addon_function notify_functions[];
 extern const addon_function socket_functions[];
+extern const addon_function fdpass_functions[];
 
 /* Throw `<call> <detail>: <strerror(err)>` with `code` set to the errno name. Returns NULL
  * so callbacks can `return throw_errno(...)`. */

@@ -9,7 +9,7 @@
 //  - `mayAccept()`: when this acceptor may take another connection.
 import http from 'node:http';
 import type { ServerHttp2Session } from 'node:http2';
-import type net from 'node:net';
+import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { ListenSpec, Settings } from '../config/types';
 import type { AccessLog } from '../log/access-log';
@@ -29,6 +29,7 @@ import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
 import type { TlsTerminator } from '../tls/terminator';
+import type { ConnectionHandoff } from '../stateaware/connection-handoff';
 
 export interface InheritedListener {
   fd: number;
@@ -51,6 +52,12 @@ export interface ConnectionServerOptions {
   accessLog: AccessLog | null;
   /** Terminates TLS on the https listeners; null when there are none. */
   tls: TlsTerminator | null;
+  /** Hands new plain connections of sessions owned elsewhere to their owner; null without
+   * sessions. */
+  handoff: ConnectionHandoff | null;
+  /** Whether a draining loop still owns state-aware sessions: the connections handed over for
+   * them then stay open for their next requests. */
+  holdsSessions: () => boolean;
   /** MPM-specific condition on top of the server's own (draining, budget, one connection). */
   mayAccept: (server: ConnectionServer) => boolean;
   /** Called once the connection budget is spent and every connection has ended. */
@@ -78,6 +85,8 @@ interface Conn {
   lingerTimer: NodeJS.Timeout | null;
   /** Set once the connection speaks HTTP/2. */
   session: ServerHttp2Session | null;
+  /** Handed over by another child (adopt). */
+  adopted: boolean;
 }
 
 /** How long a graceful drain keeps an idle keep-alive connection open for a request already on
@@ -210,28 +219,36 @@ export class ConnectionServer {
           this.o.scoreboard.setWorkerState(this.o.processSlot, t, WorkerState.GRACEFUL);
         }
       }
-      for (const c of this.conns.values()) this.drainConnection(c);
       const s = this.o.settings;
       // Named after the directive that set the bound, for the log line.
       const bound = s.exitTimeout === s.gracefulShutdownTimeout ? 'GracefulShutdownTimeout' : 'ExitTimeout';
-      const limit = setTimeout(() => this.closeAll(bound), s.exitTimeout);
+      const limit = setTimeout(() => this.closeAll(bound, true), s.exitTimeout);
       limit.unref();
     }
+    // Called again once the loop's sessions have ended: the connections kept for them drain now.
+    for (const c of this.conns.values()) if (!this.keepsOpen(c)) this.drainConnection(c);
     return new Promise((resolve) => {
       if (this.conns.size === 0) resolve();
       else this.drainResolve = resolve;
     });
   }
 
-  /** Ends every connection now (stop, or the end of a bounded drain). */
-  closeAll(reason: string): void {
+  /** Ends every connection now (stop, or the end of a bounded drain, which spares the
+   * connections kept for the loop's state-aware sessions: their bound is the sessions'). */
+  closeAll(reason: string, spareKept = false): void {
     this.draining = true;
     this.setAccepting(false);
-    if (this.conns.size > 0) log('child').warn({ connections: this.conns.size, reason }, 'closing connections still open');
+    const closing = [...this.conns.values()].filter((c) => !(spareKept && this.keepsOpen(c)));
+    if (closing.length > 0) log('child').warn({ connections: closing.length, reason }, 'closing connections still open');
     const tunnels = this.o.tunnels;
     if (tunnels.size > 0) log('proxy_wstunnel').info({ webSockets: tunnels.size, reason }, 'closing WebSockets with 1001 (going away)');
     const goingAway = reason === 'stop' ? 'server stopping' : 'server restarting';
-    for (const c of this.conns.values()) if (!tunnels.close(c.socket, GOING_AWAY, goingAway)) c.socket.destroy();
+    for (const c of closing) if (!tunnels.close(c.socket, GOING_AWAY, goingAway)) c.socket.destroy();
+  }
+
+  /** A connection handed over for a session this draining loop still owns stays open. */
+  private keepsOpen(c: Conn): boolean {
+    return c.adopted && this.o.holdsSessions();
   }
 
   /** The memory redline: ends the keep-alive connections that have waited `idleMs` for their next
@@ -248,7 +265,16 @@ export class ConnectionServer {
     return closing;
   }
 
-  private onConnection(socket: net.Socket, l: InheritedListener): void {
+  /** A plain connection another child handed over (docs/state-aware.md), with the bytes it
+   * read from it: served and counted here as if accepted here. */
+  adopt(fd: number, head: Buffer): void {
+    const socket = new net.Socket({ fd, readable: true, writable: true, ...this.o.limits.socketOptions });
+    socket.unshift(head);
+    this.onConnection(socket, null);
+  }
+
+  /** `l`: the listener that accepted it; null for an adopted connection. */
+  private onConnection(socket: net.Socket, l: InheritedListener | null): void {
     const o = this.o;
     const client = o.limits.admit(socket);
     if (client === REFUSED) {
@@ -266,8 +292,10 @@ export class ConnectionServer {
       responses: new Set(),
       lingerTimer: null,
       session: null,
+      adopted: l === null,
     };
-    this.holdsTicket = false;
+    // An adopted connection was accepted, and paid for, by the child that handed it over.
+    if (l !== null) this.holdsTicket = false;
     this.conns.set(socket, c);
     o.scoreboard.addConnections(o.processSlot, 1);
     o.scoreboard.incrementConnectionsTotal(o.processSlot);
@@ -276,13 +304,24 @@ export class ConnectionServer {
     }
     socket.once('close', () => this.onConnectionClose(c));
     this.updateAccepting();
-    if (l.spec.protocol === 'https' && o.tls) {
+    if (l?.spec.protocol === 'https' && o.tls) {
       this.handshaking.set(tcpKey(socket), c);
       o.tls.accept(socket);
       return;
     }
+    // A connection handed over by another child carries an HTTP/1.x request (checked there).
+    if (l === null) {
+      this.http.emit('connection', socket);
+      return;
+    }
+    if (o.handoff !== null) o.handoff.peek(socket, () => this.servePlain(socket));
+    else this.servePlain(socket);
+  }
+
+  /** A cleartext connection kept here: HTTP/1.x, or HTTP/2 by prior knowledge (h2c). */
+  private servePlain(socket: net.Socket): void {
     const h2 = this.h2;
-    if (h2 === null || !o.settings.protocols.h2c) {
+    if (h2 === null || !this.o.settings.protocols.h2c) {
       this.http.emit('connection', socket);
       return;
     }
@@ -415,7 +454,7 @@ export class ConnectionServer {
     const s = this.o.settings;
     const last = s.maxKeepAliveRequests > 0 && c.requests >= s.maxKeepAliveRequests;
     if (last) this.o.limits.lastRequest(req);
-    if (this.draining || !s.keepAlive || last) res.shouldKeepAlive = false;
+    if ((this.draining && !this.keepsOpen(c)) || !s.keepAlive || last) res.shouldKeepAlive = false;
     const run = new RequestRun(this, c, req, res, process.hrtime.bigint());
     res[kRun] = run;
     res.on('close', ConnectionServer.onResponseClose);
@@ -490,7 +529,7 @@ export class ConnectionServer {
     }
     if (c.active === 0 && open && !o.tunnels.has(c.socket)) {
       this.markIdle(c, true);
-      if (this.draining) this.drainConnection(c);
+      if (this.draining && !this.keepsOpen(c)) this.drainConnection(c);
       else if (c.session !== null) this.awaitStream(c, c.session);
     }
     // A finished request never holds the number of connections up: it can only let an acceptor

@@ -10,6 +10,7 @@ import { createUpstreams } from '../proxy/upstream';
 import { openSessionStore } from '../session/open-store';
 import { SessionLayer } from '../session/session-layer';
 import { sharedOwners } from '../shm/owners-segment';
+import { ConnectionHandoff } from '../stateaware/connection-handoff';
 import { StateAwareForwarder } from '../stateaware/forwarder';
 import { attachLimitCounters, limitsSegmentName } from '../shm/limits-segment';
 import type { Scoreboard } from '../shm/scoreboard';
@@ -46,20 +47,31 @@ export interface Serving {
 }
 
 /** The state-aware layer, when some path has sessions (docs/state-aware.md). */
-function stateAwareLayer(o: ServeOptions, forwarder: Forwarder): StateAwareForwarder | null {
+function stateAwareLayer(o: ServeOptions, forwarder: Forwarder): { layer: StateAwareForwarder; handoff: ConnectionHandoff } | null {
   const s = o.settings;
   const owners = sharedOwners();
   if (!s.session.used || owners === null) return null;
-  return new StateAwareForwarder(forwarder, {
+  // A worker-MPM thread drives one worker slot, numbered as its thread; other loops are thread 0.
+  const me = { pid: process.pid, slot: o.processSlot, thread: o.mode === 'connection' ? o.workerSlots[0] : 0 };
+  const layer = new StateAwareForwarder(forwarder, {
     sessionTimeout: s.stateAware.sessionTimeout,
     runtimeDir: s.runtimeDir,
     headersTimeout: s.timeout,
     owners,
     scoreboard: o.scoreboard,
-    // A worker-MPM thread drives one worker slot, numbered as its thread; other loops are thread 0.
-    me: { pid: process.pid, slot: o.processSlot, thread: o.mode === 'connection' ? o.workerSlots[0] : 0 },
+    me,
     concurrency: o.mode === 'request' ? o.workerSlots.length : 1,
   });
+  const handoff = new ConnectionHandoff({
+    owners,
+    scoreboard: o.scoreboard,
+    me,
+    runtimeDir: s.runtimeDir,
+    cookieName: s.session.cookieName,
+    headerLimit: s.limits.requestHeader,
+    timeout: s.timeout,
+  });
+  return { layer, handoff };
 }
 
 export function serve(o: ServeOptions): Serving {
@@ -73,7 +85,8 @@ export function serve(o: ServeOptions): Serving {
     onOpen: (client) => server.leftHttp1(client),
   });
   const plain = new Forwarder(createUpstreams(o.settings), tunnels);
-  const stateAware = stateAwareLayer(o, plain);
+  const layers = stateAwareLayer(o, plain);
+  const stateAware = layers?.layer ?? null;
   const forwarder: ProxyForwarder = stateAware ?? plain;
   const sessions = o.settings.session.used ? new SessionLayer(o.settings.session, openSessionStore(o.settings, o.scoreboard.masterPid)) : null;
   const inner = createHandler({
@@ -85,7 +98,10 @@ export function serve(o: ServeOptions): Serving {
   stateAware?.serveRelayedWith(inner);
   const handler = limits.guard(inner);
   const accessLog = AccessLog.create(o.settings);
-  const retireSessions = (graceMs: number | null) => (stateAware === null ? Promise.resolve() : stateAware.retire(graceMs));
+  // Connections handed over for those sessions are the loop's own: the last answers on them go
+  // out before the loop ends (each closes after its answer, the server being drained).
+  const retireSessions = (graceMs: number | null) =>
+    stateAware === null ? Promise.resolve() : stateAware.retire(graceMs).then(() => server.graceful());
   // A retiring loop is about to end with its process (or thread): its last lines go out first,
   // and the state-aware sessions it owns end before it does (StateAwareSessionTimeout at most).
   const onRetired = () => {
@@ -103,11 +119,14 @@ export function serve(o: ServeOptions): Serving {
         onSecure: (secure) => server.onSecure(secure),
       })
     : null;
-  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls, tunnels });
+  const handoff = layers?.handoff ?? null;
+  const holdsSessions = () => stateAware !== null && stateAware.ownedSessions > 0;
+  const server: ConnectionServer = new ConnectionServer({ ...o, handler, accessLog, onRetired, limits, tls, tunnels, handoff, holdsSessions });
+  stateAware?.adoptConnectionsWith((fd, head) => server.adopt(fd, head));
   server.start();
   return {
     server,
     retireSessions,
-    close: () => Promise.all([forwarder.close(), accessLog?.close(), limits.close(), sessions?.store.close()]).then(() => undefined),
+    close: () => Promise.all([handoff?.close(), forwarder.close(), accessLog?.close(), limits.close(), sessions?.store.close()]).then(() => undefined),
   };
 }

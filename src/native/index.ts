@@ -6,7 +6,7 @@ import path from 'node:path';
 import { NativeAddonError } from '../errors';
 import type { NativeAddon } from './types';
 
-export type { ListenSocketOptions, NativeAddon, RlimitResource } from './types';
+export type { FdWatch, ListenSocketOptions, NativeAddon, ReceivedFd, RlimitResource } from './types';
 
 /** This file runs as dist/src/native/index.js; the package root is three levels up. */
 const packageRoot = path.resolve(__dirname, '..', '..', '..');
@@ -36,6 +36,13 @@ const functionNames: Record<keyof NativeAddon, true> = {
   setParentDeathSignal: true,
   dgramBind: true,
   dgramRecv: true,
+  handoffListen: true,
+  handoffConnect: true,
+  handoffAccept: true,
+  sendFd: true,
+  recvFd: true,
+  pollReadable: true,
+  pollStop: true,
 };
 
 function requireAddon(file: string): Record<string, unknown> {

@@ -11,6 +11,15 @@ export interface ListenSocketOptions {
   reusePort?: boolean;
 }
 
+/** One connection handed over: its descriptor (close-on-exec) and the bytes read from it. */
+export interface ReceivedFd {
+  fd: number;
+  payload: Buffer;
+}
+
+/** A readability watch made by pollReadable. */
+export type FdWatch = { readonly __fdWatch: unique symbol };
+
 export interface NativeAddon {
   /** shm_open + ftruncate (when creating) + mmap(MAP_SHARED); the fd is closed after mapping.
    * create=true fails if the segment exists (O_EXCL). The memory is unmapped when the
@@ -43,4 +52,22 @@ export interface NativeAddon {
   /** Waits up to timeoutMs (-1: forever) for one datagram on a dgramBind socket; null on timeout.
    * Blocks the calling thread while it waits. Datagrams over 4096 bytes are an EMSGSIZE error. */
   dgramRecv(fd: number, timeoutMs: number): string | null;
+  /** An AF_UNIX SOCK_SEQPACKET socket listening at `path`, non-blocking, close-on-exec. */
+  handoffListen(path: string): number;
+  /** A non-blocking SOCK_SEQPACKET connection to a handoffListen socket. */
+  handoffConnect(path: string): number;
+  /** accept4 on a handoffListen socket; null when no connection waits. */
+  handoffAccept(fd: number): number | null;
+  /** One message carrying `fd` (SCM_RIGHTS) and `payload` (not empty) on a handoff connection.
+   * False when the receiver's buffer is full; throws on any other failure (ECONNRESET or EPIPE: it is gone;
+   * EMSGSIZE: the payload is too large). The caller still owns `fd` and closes it. */
+  sendFd(socket: number, fd: number, payload: Buffer): boolean;
+  /** One message of a handoff connection, without waiting: null when none waits, fd -1 with an
+   * empty payload when the peer closed. A message that does not carry exactly one descriptor
+   * is an EPROTO error (what it carried is closed). */
+  recvFd(socket: number): ReceivedFd | null;
+  /** Calls back on this thread's event loop whenever `fd` is readable (null), or with the
+   * reason of a poll error, until pollStop. */
+  pollReadable(fd: number, callback: (error: string | null) => void): FdWatch;
+  pollStop(watch: FdWatch): void;
 }

@@ -20,11 +20,12 @@ import { ORPHAN, type OwnerEntry, type OwnerKey, type OwnerTable } from '../shm/
 import type { Scoreboard } from '../shm/scoreboard';
 import type { RequestHandler } from '../child/handler';
 import { IpcRoutes } from './ipc-route';
+import { HandoffReceiver, type AdoptConnection } from './handoff-receiver';
 import { IpcServer } from './ipc-server';
 import { LeasedUpstream, Leases, type LeasedMember } from './leases';
 import { OwnedSessions, type OwnedSession, type OwnerIdentity } from './owned-sessions';
 import { ownerKey, sessionLabel } from './session-key';
-import { ipcSocketPath } from './socket-path';
+import { handoffSocketPath, ipcSocketPath } from './socket-path';
 import { readTriggers } from './triggers';
 
 /** How long a retiring owner waits for the answers it is relaying when its last session ends. */
@@ -98,7 +99,9 @@ export class StateAwareForwarder implements ProxyForwarder {
   private readonly leases: Leases;
   private readonly routes = new IpcRoutes();
   private ipc: IpcServer | null = null;
+  private receiver: HandoffReceiver | null = null;
   private handler: RequestHandler | null = null;
+  private adoptConnection: AdoptConnection | null = null;
 
   constructor(
     private readonly inner: Forwarder,
@@ -130,6 +133,11 @@ export class StateAwareForwarder implements ProxyForwarder {
     this.handler = handler;
   }
 
+  /** Where connections handed over by other children go (ConnectionServer.adopt). */
+  adoptConnectionsWith(adopt: AdoptConnection): void {
+    this.adoptConnection = adopt;
+  }
+
   /** State-aware sessions this loop owns now. */
   get ownedSessions(): number {
     return this.sessions.count;
@@ -139,6 +147,8 @@ export class StateAwareForwarder implements ProxyForwarder {
    * and the answers its IPC server was relaying have gone out. */
   async retire(graceMs: number | null): Promise<void> {
     await this.sessions.retire(graceMs);
+    this.receiver?.close();
+    this.receiver = null;
     await this.ipc?.close(RELAY_DRAIN_MS);
     this.ipc = null;
   }
@@ -175,6 +185,8 @@ export class StateAwareForwarder implements ProxyForwarder {
     sessionEvents.off('invalidated', this.onEnded);
     sessionEvents.off('expired', this.onEnded);
     this.sessions.close();
+    this.receiver?.close();
+    this.receiver = null;
     return Promise.all([this.inner.close(), this.leases.close(), this.routes.close(), this.ipc?.close()]).then(() => undefined);
   }
 
@@ -210,5 +222,9 @@ export class StateAwareForwarder implements ProxyForwarder {
     const me = this.o.me;
     this.ipc = new IpcServer(ipcSocketPath(this.o.runtimeDir, me.pid, me.thread), this.handler, this.o.headersTimeout);
     this.ipc.listen();
+    if (this.adoptConnection !== null) {
+      this.receiver = new HandoffReceiver(handoffSocketPath(this.o.runtimeDir, me.pid, me.thread), this.adoptConnection);
+      this.receiver.listen();
+    }
   }
 }

@@ -18,3 +18,8 @@ export function removeIpcSockets(runtimeDir: string, pid: number): void {
   }
   for (const name of names) if (name.startsWith(prefix) && name.endsWith('.sock')) fs.rmSync(path.join(runtimeDir, name), { force: true });
 }
+
+/** The loop's hand-off socket (handoff-receiver.ts), beside its IPC socket. */
+export function handoffSocketPath(runtimeDir: string, pid: number, thread: number): string {
+  return path.join(runtimeDir, `stateaware.${pid}.${thread}.handoff.sock`);
+}
