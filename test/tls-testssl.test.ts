@@ -36,7 +36,7 @@ test('testssl.sh finds no vulnerability in the HTTPS example and sees resumption
   const out = await new Promise<string>((resolve) => {
     execFile(
       'testssl',
-      ['-U', '-S', '--quiet', '--color', '0', '--warnings', 'off', '--connect-timeout', '5', '--openssl-timeout', '5', '--jsonfile', json, `127.0.0.1:${tlsPort}`],
+      ['-U', '-S', '--quiet', '--color', '0', '--warnings', 'off', '--connect-timeout', '15', '--openssl-timeout', '15', '--jsonfile', json, `127.0.0.1:${tlsPort}`],
       { timeout: 100_000, maxBuffer: 16 * 1024 * 1024 },
       (_err, stdout, stderr) => resolve(`${stdout}${stderr}`),
     );
