@@ -15,7 +15,7 @@ import tls from 'node:tls';
 import { freePort, request, type Daemon } from './helpers/daemon';
 import { isAlive, launch, logText, logsMatching, sleep, waitFor } from './helpers/mpm';
 import { issue, pki, writePems } from './helpers/pki';
-import { cookieOf, SESSION_LINES, statefulBackend, type StatefulBackend } from './helpers/stateaware';
+import { cookieOf, stateAwareConfig, statefulBackend, type StatefulBackend } from './helpers/stateaware';
 
 const CHILDREN = 3;
 const HANDOFF = /^hand connection over to the owner: session=[0-9a-f]{8}; pid_self=\d+; to_pid=\d+$/;
@@ -24,18 +24,7 @@ const ROUTE = /^route request over IPC/;
 const ATTEMPTS = 100;
 
 function config(backend: StatefulBackend, extra: string[] = []): string {
-  return [
-    'MPM event',
-    `StartServers ${CHILDREN}`,
-    'ThreadsPerChild 8',
-    'MinSpareThreads 1',
-    'MaxSpareThreads 64',
-    ...SESSION_LINES,
-    'LogLevel info proxy:debug',
-    `ProxyPass /app/ ${backend.url}/`,
-    '<Location /server-status>\n  SetHandler server-status\n</Location>',
-    ...extra,
-  ].join('\n');
+  return stateAwareConfig(backend, [`StartServers ${CHILDREN}`, ...extra]);
 }
 
 interface Session {

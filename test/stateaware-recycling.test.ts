@@ -9,22 +9,10 @@ import { test } from 'node:test';
 import { request, type Daemon, type LogLine } from './helpers/daemon';
 import { HEADROOM, limitAboveIdle, oneChildConfig, pushUntil, tally } from './helpers/memory';
 import { childPidsOf, isAlive, launch, launchGate, logText, logsMatching, sleep, waitExit, waitFor } from './helpers/mpm';
-import { cookieOf, SESSION_LINES, statefulBackend, type StatefulBackend } from './helpers/stateaware';
+import { cookieOf, SESSION_LINES, stateAwareConfig, statefulBackend } from './helpers/stateaware';
 import { ownerKey, sessionLabel } from '../src/stateaware/session-key';
 
-function config(backend: StatefulBackend, extra: string[]): string {
-  return [
-    'MPM event',
-    'ThreadsPerChild 8',
-    'MinSpareThreads 1',
-    'MaxSpareThreads 64',
-    ...SESSION_LINES,
-    'LogLevel info proxy:debug',
-    `ProxyPass /app/ ${backend.url}/`,
-    '<Location /server-status>\n  SetHandler server-status\n</Location>',
-    ...extra,
-  ].join('\n');
-}
+const config = stateAwareConfig;
 
 interface Session {
   cookie: string;

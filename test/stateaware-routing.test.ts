@@ -11,23 +11,12 @@ import { test } from 'node:test';
 import { request, type Daemon } from './helpers/daemon';
 import { launch, logText, logsMatching } from './helpers/mpm';
 import { digest, noise } from './helpers/proxy';
-import { cookieOf, SESSION_LINES, statefulBackend, type StatefulBackend } from './helpers/stateaware';
+import { cookieOf, stateAwareConfig, statefulBackend, type StatefulBackend } from './helpers/stateaware';
 
 const CHILDREN = 3;
 
 function config(backend: StatefulBackend, extra: string[] = []): string {
-  return [
-    'MPM event',
-    `StartServers ${CHILDREN}`,
-    'ThreadsPerChild 8',
-    'MinSpareThreads 1',
-    'MaxSpareThreads 64',
-    ...SESSION_LINES,
-    'LogLevel info proxy:debug',
-    `ProxyPass /app/ ${backend.url}/`,
-    '<Location /server-status>\n  SetHandler server-status\n</Location>',
-    ...extra,
-  ].join('\n');
+  return stateAwareConfig(backend, [`StartServers ${CHILDREN}`, ...extra]);
 }
 
 async function json(port: number, path: string, cookie?: string): Promise<{ status: number; body: Record<string, unknown>; headers: http.IncomingHttpHeaders }> {

@@ -138,3 +138,19 @@ export function cookieOf(headers: http.IncomingHttpHeaders): string {
 
 /** The session lines of a configuration with state-aware sessions. */
 export const SESSION_LINES = ['Session On', 'SessionCookieName SID', 'SessionRequestHeader principal X-Principal'];
+
+/** An event-MPM configuration proxying /app/ to `backend` with sessions, the proxy module's
+ * debug lines (the state-aware routes) and server-status; `extra` adds or overrides. */
+export function stateAwareConfig(backend: StatefulBackend, extra: string[] = []): string {
+  return [
+    'MPM event',
+    'ThreadsPerChild 8',
+    'MinSpareThreads 1',
+    'MaxSpareThreads 64',
+    ...SESSION_LINES,
+    'LogLevel info proxy:debug',
+    `ProxyPass /app/ ${backend.url}/`,
+    '<Location /server-status>\n  SetHandler server-status\n</Location>',
+    ...extra,
+  ].join('\n');
+}
