@@ -80,6 +80,9 @@ test('HUP with a good configuration replaces every child; no connection is refus
   // take the client's own event loop).
   const cut = result.failures.filter((f) => f.code === 'ECONNRESET' && f.at <= replacedAt + 200);
   assert.deepEqual(cut, result.failures, describeFailures(result.failures));
-  assert.ok(cut.length <= CLIENTS, describeFailures(cut));
+  // A client whose request was cut reconnects at once and may reach an old child that has not
+  // yet read its stop message (the kernel hands a queued connection to any process accepting),
+  // so a client may lose two; never more, and nothing after the new generation took over.
+  assert.ok(cut.length <= 2 * CLIENTS, describeFailures(cut));
   assert.ok(okBefore > 20 && result.ok > okBefore + 20, `served before (${okBefore}) and after (${result.ok}) the restart`);
 });
