@@ -189,3 +189,36 @@ for (const mpm of ['prefork', 'worker'] as const) {
     assert.equal(Number(s.fields.BusyWorkers), 1, 'only the status request is busy once the load is over');
   });
 }
+
+test('with sessions configured, h2c by prior knowledge still reaches HTTP/2', async (t) => {
+  const backend = await httpBackend(t);
+  const d = await launch(t, {
+    config: ['StartServers 2', 'Protocols h2c http/1.1', `ProxyPass /app/ ${backend.url}/`, '<Location /app/>\n  Session On\n</Location>', STATUS_LOCATION].join('\n'),
+    waitChildren: 2,
+  });
+  // When sessions are on, a new connection's first bytes are read before anything else (to see
+  // whether it belongs to another child's state-aware session): the preface must still be taken
+  // for HTTP/2 once they are put back.
+  for (let i = 0; i < 10; i++) {
+    const session = http2.connect(`http://127.0.0.1:${d.port}`);
+    try {
+      const r = await h2Request(session, { ':path': `/app/echo?i=${i}` });
+      assert.equal(r.headers[':status'], 200);
+      assert.equal((JSON.parse(r.body.toString()) as { url: string }).url, `/echo?i=${i}`);
+    } finally {
+      session.close();
+    }
+  }
+  // The preface alone first, the client's SETTINGS a moment later.
+  const raw = net.connect(d.port, '127.0.0.1');
+  await once(raw, 'connect');
+  const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  const settings = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+  raw.write(preface);
+  await sleep(50);
+  raw.write(settings);
+  const first = (await once(raw, 'data')) as [Buffer];
+  // A server SETTINGS frame (type 4), not an HTTP/1.1 status line.
+  assert.equal(first[0][3], 4, `an HTTP/2 frame, not ${JSON.stringify(first[0].subarray(0, 16).toString('latin1'))}`);
+  raw.destroy();
+});

@@ -325,7 +325,9 @@ export class ConnectionServer {
       this.http.emit('connection', socket);
       return;
     }
-    const queued = peekPreface(socket);
+    // Bytes already read (the state-aware hand-off looked at them) come first: the kernel's queue
+    // then holds what follows them, not the start of the connection.
+    const queued = socket.readableLength > 0 ? null : peekPreface(socket);
     if (queued !== null) {
       if (queued) h2.serveNative(socket);
       else this.http.emit('connection', socket);
