@@ -658,6 +658,22 @@ describe('connection hand-off (SCM_RIGHTS over SOCK_SEQPACKET)', () => {
     }
   });
 
+  test('a receiver shut for reading still gives what was queued, and its sender is told at once', () => {
+    const { listener, sender, receiver } = pair('shut');
+    try {
+      assert.equal(native.sendFd(sender, 0, Buffer.from('queued before')), true);
+      native.handoffShutdown(receiver);
+      assertNativeError(() => native.sendFd(sender, 0, Buffer.from('sent after')), 'EPIPE', /^sendmsg handoff socket: Broken pipe$/);
+      const got = native.recvFd(receiver);
+      assert.ok(got !== null && got.fd >= 0);
+      assert.equal(got.payload.toString(), 'queued before');
+      native.close(got.fd);
+      assert.deepEqual(native.recvFd(receiver), { fd: -1, payload: Buffer.alloc(0) });
+    } finally {
+      for (const fd of [listener, sender, receiver]) native.close(fd);
+    }
+  });
+
   test('refuses a message without a descriptor', () => {
     const { listener, sender, receiver } = pair('nofd');
     try {

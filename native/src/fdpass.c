@@ -87,6 +87,17 @@ static napi_value handoff_accept_js(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* Takes no more messages on a handoff connection: the sender's next sendmsg fails with EPIPE
+ * (so it keeps its connection), while the messages already queued stay readable. */
+static napi_value handoff_shutdown_js(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int fd;
+  if (get_args(env, info, 1, argv) != 0 || get_fd(env, argv[0], "handoffShutdown", "fd", &fd) != 0)
+    return NULL;
+  if (shutdown(fd, SHUT_RD) != 0 && errno != ENOTCONN) return throw_errno(env, errno, "shutdown", "handoff socket");
+  return make_undefined(env);
+}
+
 /* False when the peer's buffer is full (the caller keeps the connection); throws on any other
  * failure, EPIPE/ECONNRESET included (the receiver is gone). */
 static napi_value send_fd_js(napi_env env, napi_callback_info info) {
@@ -312,6 +323,7 @@ const addon_function fdpass_functions[] = {
     {"handoffListen", handoff_listen_js},
     {"handoffConnect", handoff_connect_js},
     {"handoffAccept", handoff_accept_js},
+    {"handoffShutdown", handoff_shutdown_js},
     {"sendFd", send_fd_js},
     {"recvFd", recv_fd_js},
     {"pollReadable", poll_readable_js},

@@ -39,6 +39,7 @@ const functionNames: Record<keyof NativeAddon, true> = {
   handoffListen: true,
   handoffConnect: true,
   handoffAccept: true,
+  handoffShutdown: true,
   sendFd: true,
   recvFd: true,
   pollReadable: true,

@@ -58,6 +58,9 @@ export interface NativeAddon {
   handoffConnect(path: string): number;
   /** accept4 on a handoffListen socket; null when no connection waits. */
   handoffAccept(fd: number): number | null;
+  /** shutdown(SHUT_RD) of a handoff connection: its sender's next sendFd throws EPIPE, and the
+   * messages already queued can still be received. */
+  handoffShutdown(fd: number): void;
   /** One message carrying `fd` (SCM_RIGHTS) and `payload` (not empty) on a handoff connection.
    * False when the receiver's buffer is full; throws on any other failure (ECONNRESET or EPIPE: it is gone;
    * EMSGSIZE: the payload is too large). The caller still owns `fd` and closes it. */

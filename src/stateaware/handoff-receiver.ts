@@ -28,7 +28,9 @@ export class HandoffReceiver {
     if (logs('proxy', 'debug')) log('proxy').debug({ pid: process.pid, path: this.path }, `hand-off socket: process id ${process.pid} receives connections on ${this.path}`);
   }
 
-  /** Takes no more connections; those already queued on a peer's socket are taken first. */
+  /** Takes no more connections; those already queued on a peer's socket are taken first. Each
+   * peer is shut for reading before that last read, so a sender that sends meanwhile is told
+   * (EPIPE) and keeps its connection, rather than losing it in a socket about to close. */
   close(): void {
     const l = this.listener;
     if (l === null) return;
@@ -37,6 +39,7 @@ export class HandoffReceiver {
     native.pollStop(l.watch);
     native.close(l.fd);
     for (const fd of [...this.peers.keys()]) {
+      native.handoffShutdown(fd);
       this.receive(fd);
       this.drop(fd);
     }
