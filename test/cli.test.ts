@@ -195,6 +195,7 @@ describe('listings', () => {
       'proxy_hcheck',
       'status',
       'log_config',
+      'session',
       'ssl',
       'http2',
       'proxy_wstunnel',

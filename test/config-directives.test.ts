@@ -190,11 +190,11 @@ const bad: Record<string, Array<[string, string]>> = {
     ['SessionCookieName sid "Path=/;Colour=red"', '2: SessionCookieName: "Colour=red": attributes are HttpOnly, Secure, SameSite=Strict|Lax|None, Path=/path, Domain=name'],
     ['SessionCookieName sid SameSite=None', '2: SessionCookieName: SameSite=None needs Secure (browsers drop such a cookie otherwise)'],
   ],
-  SessionMaxIdle: [
-    ['SessionMaxIdle 0', '2: SessionMaxIdle: must be longer than 0 (got "0")'],
-  ],
   SessionMaxAge: [
-    ['SessionMaxAge forever', '2: SessionMaxAge: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "forever")'],
+    ['SessionMaxAge 0', '2: SessionMaxAge: must be longer than 0 (got "0")'],
+  ],
+  SessionMaxLifetime: [
+    ['SessionMaxLifetime forever', '2: SessionMaxLifetime: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "forever")'],
   ],
   SessionExpiryUpdateInterval: [
     ['SessionExpiryUpdateInterval -1', '2: SessionExpiryUpdateInterval: must be a duration such as 30, 30s, 500ms, 5min, 2h or 1day (got "-1")'],

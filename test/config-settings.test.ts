@@ -20,7 +20,7 @@ function defaultSessionSettings(runtimeDir: string): SessionSettings {
     cookieName: 'mpmproxy_session',
     cookie: { path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'Lax' },
     maxIdle: 1_800_000,
-    maxAge: 28_800_000,
+    maxLifetime: 28_800_000,
     expiryUpdateInterval: 60_000,
     renewOnAuthentication: true,
     keepOldCookieTimeout: 5_000,

@@ -12,7 +12,7 @@ test('sessions by cookie, shared by the children', async (t) => {
   const d = await proxyDaemon(t, [
     'StartServers 2',
     'MinSpareThreads 1',
-    'SessionMaxIdle 3s',
+    'SessionMaxAge 3s',
     'SessionExpiryUpdateInterval 1s',
     `<Location /app>\n ProxyPass ${b.url}\n Session On\n SessionRequestHeader principal\n SessionRequestHeader role X-Role\n</Location>`,
     '<Location /app/private>\n SessionRequire 401\n</Location>',

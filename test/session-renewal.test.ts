@@ -72,11 +72,11 @@ test('no renewal when SessionRenewOnAuthentication is off; grace 0 ends the old 
   assert.deepEqual([stale.status, stale.cookie], [401, ''], 'SessionOnInvalidCookie new: no session, cookie cleared');
 });
 
-test('cookie attributes as SessionCookieName gives them; SessionMaxAge ends even a busy session', async (t) => {
+test('cookie attributes as SessionCookieName gives them; SessionMaxLifetime ends even a busy session', async (t) => {
   const b = await sessionBackend(t);
   const d = await proxyDaemon(t, [
     'SessionCookieName sid "Path=/app;Secure;SameSite=Strict;Domain=example.com"',
-    'SessionMaxAge 2s',
+    'SessionMaxLifetime 2s',
     'SessionExpiryUpdateInterval 0',
     `<Location /app>\n ProxyPass ${b.url}\n Session On\n</Location>`,
     '<Location /app/private>\n SessionRequire 401\n</Location>',
@@ -91,5 +91,5 @@ test('cookie attributes as SessionCookieName gives them; SessionMaxAge ends even
     await sleep(400);
   }
   await sleep(1000);
-  assert.equal((await withCookie('/app/private/x')).status, 401, 'over SessionMaxAge although used all along');
+  assert.equal((await withCookie('/app/private/x')).status, 401, 'over SessionMaxLifetime although used all along');
 });

@@ -15,6 +15,7 @@ export const builtinModules = [
   'proxy_hcheck',
   'status',
   'log_config',
+  'session',
   'ssl',
   'http2',
   'proxy_wstunnel',

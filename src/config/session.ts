@@ -14,7 +14,7 @@ export interface SessionSettings {
   /** milliseconds */
   maxIdle: number;
   /** milliseconds; 0 = no absolute bound */
-  maxAge: number;
+  maxLifetime: number;
   /** milliseconds */
   expiryUpdateInterval: number;
   renewOnAuthentication: boolean;
@@ -80,7 +80,7 @@ export function resolveSessionSettings(
   o: { runtimeDir: string; fromRoot: (p: string) => string; limitCache: number; limitSessions: number; used: boolean },
 ): SessionSettings {
   const cookie = value(directives.SessionCookieName);
-  const maxIdle = value(directives.SessionMaxIdle) ?? 30 * 60_000;
+  const maxIdle = value(directives.SessionMaxAge) ?? 30 * 60_000;
   const store = value(directives.SessionStore) ?? 'shm';
   const dbUrl = value(directives.SessionDBConnect) ?? null;
   const memorySize = value(directives.SessionMemorySize) ?? (o.limitCache > 0 ? o.limitCache : DEFAULT_MEMORY);
@@ -101,7 +101,7 @@ export function resolveSessionSettings(
     cookieName: cookie?.name ?? 'mpmproxy_session',
     cookie: cookie?.attributes ?? { path: '/', domain: null, httpOnly: true, secure: false, sameSite: 'Lax' },
     maxIdle,
-    maxAge: value(directives.SessionMaxAge) ?? 8 * 3600_000,
+    maxLifetime: value(directives.SessionMaxLifetime) ?? 8 * 3600_000,
     expiryUpdateInterval: Math.min(value(directives.SessionExpiryUpdateInterval) ?? DEFAULT_UPDATE_INTERVAL, Math.floor(maxIdle / 2)),
     renewOnAuthentication: value(directives.SessionRenewOnAuthentication) ?? true,
     keepOldCookieTimeout: value(directives.SessionKeepOldCookieTimeout) ?? 5_000,

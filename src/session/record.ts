@@ -74,8 +74,8 @@ export function decodeRecord(text: string): SessionRecord | null {
 
 /** When a session ends, in ms since 1970: idle or absolute timeout, whichever comes first; a
  * renewed id ends when its grace does. */
-export function expiryOf(r: SessionRecord, maxIdle: number, maxAge: number): number {
+export function expiryOf(r: SessionRecord, maxIdle: number, maxLifetime: number): number {
   if (r.renewedTo !== undefined) return r.renewedUntil ?? 0;
   const idle = r.touched + maxIdle;
-  return maxAge > 0 ? Math.min(idle, r.created + maxAge) : idle;
+  return maxLifetime > 0 ? Math.min(idle, r.created + maxLifetime) : idle;
 }

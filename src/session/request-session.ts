@@ -96,7 +96,7 @@ export class RequestSession {
     if (this.id !== null && this.record !== null) return 'ok';
     const id = newSessionId();
     const record: SessionRecord = { created: now, touched: now, authenticated: false, principal: null, attributes: {} };
-    return andThen(this.store.create(id, record, expiryOf(record, this.settings.maxIdle, this.settings.maxAge)), (result) => {
+    return andThen(this.store.create(id, record, expiryOf(record, this.settings.maxIdle, this.settings.maxLifetime)), (result) => {
       if (result !== 'ok') return result;
       this.id = id;
       this.record = record;
@@ -155,7 +155,7 @@ export class RequestSession {
       else record.attributes[name] = value;
     }
     const s = this.settings;
-    const expires = expiryOf(record, s.maxIdle, s.maxAge);
+    const expires = expiryOf(record, s.maxIdle, s.maxLifetime);
     if (changes.principal !== null) {
       record.authenticated = true;
       record.principal = changes.principal;

@@ -84,7 +84,7 @@ export class SessionLayer {
   }
 
   private expired(id: string, r: SessionRecord, now: number): boolean {
-    if (expiryOf(r, this.settings.maxIdle, this.settings.maxAge) > now) return false;
+    if (expiryOf(r, this.settings.maxIdle, this.settings.maxLifetime) > now) return false;
     sessionEvents.emit('expired', { id });
     return true;
   }
@@ -99,7 +99,7 @@ export class SessionLayer {
     session.record = updated;
     const s = this.settings;
     try {
-      const written = this.store.update(id, updated, expiryOf(updated, s.maxIdle, s.maxAge));
+      const written = this.store.update(id, updated, expiryOf(updated, s.maxIdle, s.maxLifetime));
       if (written instanceof Promise) written.catch((err: unknown) => this.logOutage(err));
     } catch (err) {
       this.logOutage(err);

@@ -10,8 +10,8 @@ export function sessionReport(s: Settings): Array<[string, string]> {
   const lines: Array<[string, string]> = [
     ['SessionStore', x.store],
     ['SessionCookieName', x.cookieName],
-    ['SessionMaxIdle', seconds(x.maxIdle)],
-    ['SessionMaxAge', x.maxAge === 0 ? '0 (no absolute bound)' : seconds(x.maxAge)],
+    ['SessionMaxAge', seconds(x.maxIdle)],
+    ['SessionMaxLifetime', x.maxLifetime === 0 ? '0 (no absolute bound)' : seconds(x.maxLifetime)],
     ['SessionKeepOldCookieTimeout', seconds(x.keepOldCookieTimeout)],
     ['SessionOnInvalidCookie', x.onInvalidCookie],
   ];
