@@ -51,7 +51,7 @@
 import { readFileSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { SharedMemoryError } from '../errors';
-import { attachHeader, defineLayout, elementIndexes, i32, initSegment, type FieldType } from './layout';
+import { attachHeader, defineLayout, elementIndexes, i32, i32x4, initSegment } from './layout';
 
 /** 'MPCA' read as a little-endian int32. */
 export const CACHE_MAGIC = 0x4143504d;
@@ -60,12 +60,10 @@ export const BLOCK_SIZE = 256;
 export const KINDS = 4;
 export const SESSION = 1;
 
-const words4: FieldType = { size: 16, align: 4 };
-
 export const cacheHeaderLayout = defineLayout(
   {
     magic: i32, version: i32, capacity: i32, blocks: i32, itemMax: i32, lock: i32, usedBlocks: i32,
-    cursor: i32, recoveries: i32, level: i32, kindItems: words4, kindBytes: words4,
+    cursor: i32, recoveries: i32, level: i32, kindItems: i32x4, kindBytes: i32x4,
   },
   128,
 );

@@ -12,6 +12,8 @@ export interface FieldType {
 }
 
 export const i32: FieldType = { size: 4, align: 4 };
+/** Four int32 words read as one field (a 128-bit key or hash). */
+export const i32x4: FieldType = { size: 16, align: 4 };
 export const f64: FieldType = { size: 8, align: 8 };
 /** A counter of up to 2^53 kept as (low, high) int32 words; see addU64/loadU64. */
 export const u64: FieldType = { size: 8, align: 8 };

@@ -41,7 +41,7 @@
 // error is always one too few and ends once that address has no connection left.
 
 import { SharedMemoryError } from '../errors';
-import { addU64, defineLayout, elementIndexes, i32, loadU64, type FieldType } from './layout';
+import { addU64, defineLayout, elementIndexes, i32, i32x4, loadU64 } from './layout';
 
 /** 'MPLM' read as a little-endian int32. */
 export const LIMITS_MAGIC = 0x4d4c504d;
@@ -49,14 +49,12 @@ export const LIMITS_VERSION = 1;
 export const REJECTION_COUNTERS = 16;
 export const MAX_CLIENT_SLOTS = 1 << 20;
 
-const words4: FieldType = { size: 16, align: 4 };
-
 export const limitsHeaderLayout = defineLayout(
   { magic: i32, version: i32, serverLimit: i32, clientSlots: i32, clients: i32, insertLock: i32 },
   64,
 );
 export const limitsProcessLayout = defineLayout({ connections: i32 }, 64);
-export const clientEntryLayout = defineLayout({ tag: i32, requests: i32, hash: i32, address: words4 }, 32);
+export const clientEntryLayout = defineLayout({ tag: i32, requests: i32, hash: i32, address: i32x4 }, 32);
 
 const REJECTIONS_AT = limitsHeaderLayout.size;
 const PROCESSES_AT = REJECTIONS_AT + REJECTION_COUNTERS * 8;

@@ -35,20 +35,18 @@
 // lock of a holder that died (a SIGKILL between lock and unlock).
 
 import { SharedMemoryError } from '../errors';
-import { attachHeader, defineLayout, elementIndexes, i32, initSegment, type FieldType } from './layout';
+import { attachHeader, defineLayout, elementIndexes, i32, i32x4, initSegment } from './layout';
 
 /** 'MPSA' read as a little-endian int32. */
 export const OWNERS_MAGIC = 0x4153504d;
 export const OWNERS_VERSION = 1;
 export const MAX_OWNER_ENTRIES = 1 << 20;
 
-const words4: FieldType = { size: 16, align: 4 };
-
 export const ownersHeaderLayout = defineLayout(
   { magic: i32, version: i32, capacity: i32, limit: i32, live: i32, insertLock: i32 },
   64,
 );
-export const ownerEntryLayout = defineLayout({ tag: i32, pid: i32, slot: i32, thread: i32, key: words4 }, 32);
+export const ownerEntryLayout = defineLayout({ tag: i32, pid: i32, slot: i32, thread: i32, key: i32x4 }, 32);
 
 const H = elementIndexes(ownersHeaderLayout, 4);
 const E = elementIndexes(ownerEntryLayout, 4);
