@@ -165,20 +165,20 @@ static napi_value local_port_js(napi_env env, napi_callback_info info) {
   return throw_errno(env, EAFNOSUPPORT, "getsockname", text);
 }
 
-/* peek(fd, max): up to `max` bytes already received on a connected socket, left in its queue
- * (MSG_PEEK). An empty buffer when none have come yet or the socket failed: a caller that must
- * know more reads the socket as usual. */
-static napi_value peek_js(napi_env env, napi_callback_info info) {
-  static const char call[] = "peek";
+/* Up to `max` bytes of what a connected socket has received, without waiting: `flags` MSG_PEEK
+ * leaves them queued. An empty buffer when none have come yet, at end of stream, or when the
+ * socket failed: a caller that must know more reads the socket as usual, and sees it then. */
+static napi_value queued(napi_env env, napi_callback_info info, const char *call, int flags,
+                         int64_t limit) {
   napi_value argv[2], out;
   int64_t fd, max;
-  char buf[64];
+  char buf[16 * 1024];
   if (get_args(env, info, 2, argv) != 0 ||
       get_int(env, argv[0], call, "fd", 0, INT32_MAX, &fd) != 0 ||
-      get_int(env, argv[1], call, "max", 1, (int64_t)sizeof buf, &max) != 0)
+      get_int(env, argv[1], call, "max", 1, limit, &max) != 0)
     return NULL;
   ssize_t n;
-  do n = recv((int)fd, buf, (size_t)max, MSG_PEEK | MSG_DONTWAIT);
+  do n = recv((int)fd, buf, (size_t)max, flags | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0) n = 0;
   if (napi_create_buffer_copy(env, (size_t)n, buf, NULL, &out) != napi_ok)
@@ -186,8 +186,19 @@ static napi_value peek_js(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* peek(fd, max): the first bytes, left in the queue; max at most 64. */
+static napi_value peek_js(napi_env env, napi_callback_info info) {
+  return queued(env, info, "peek", MSG_PEEK, 64);
+}
+
+/* readQueued(fd, max): the bytes already received, taken; max at most 16 KiB. */
+static napi_value read_queued_js(napi_env env, napi_callback_info info) {
+  return queued(env, info, "readQueued", 0, 16 * 1024);
+}
+
 const addon_function socket_functions[] = {
     {"peek", peek_js},
+    {"readQueued", read_queued_js},
     {"listenSocket", listen_socket_js},
     {"dup", dup_js},
     {"close", close_js},

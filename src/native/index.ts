@@ -33,6 +33,7 @@ const functionNames: Record<keyof NativeAddon, true> = {
   close: true,
   localPort: true,
   peek: true,
+  readQueued: true,
   setParentDeathSignal: true,
   dgramBind: true,
   dgramRecv: true,

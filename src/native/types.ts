@@ -41,6 +41,10 @@ export interface NativeAddon {
   /** Up to `max` (at most 64) bytes received on a connected socket and still queued, without
    * taking them (recv with MSG_PEEK): empty when none has come yet. */
   peek(fd: number, max: number): Buffer;
+  /** Up to `max` (at most 16 KiB) bytes received on a connected socket, taken from its queue
+   * without waiting: empty when none has come yet, at end of stream or on an error (the socket's
+   * next read reports those). */
+  readQueued(fd: number, max: number): Buffer;
   /** The local port a socket is bound to (useful for port 0). */
   localPort(fd: number): number;
   /** prctl(PR_SET_PDEATHSIG, signal): the calling process gets `signal` when its parent dies. */
