@@ -29,7 +29,7 @@ import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
 import type { TlsTerminator } from '../tls/terminator';
-import type { ConnectionHandoff } from '../stateaware/connection-handoff';
+import { HANDED_OFF, SERVE_HERE, type ConnectionHandoff } from '../stateaware/connection-handoff';
 
 export interface InheritedListener {
   fd: number;
@@ -276,6 +276,20 @@ export class ConnectionServer {
   /** `l`: the listener that accepted it; null for an adopted connection. */
   private onConnection(socket: net.Socket, l: InheritedListener | null): void {
     const o = this.o;
+    const tls = l?.spec.protocol === 'https' ? o.tls : null;
+    // A connection for a state-aware session another child owns is that child's to count and
+    // limit: it goes before anything is counted here (but it took this child's ticket).
+    let first: Buffer | null = null;
+    if (l !== null && tls === null && o.handoff !== null) {
+      const at = o.handoff.atAccept(socket);
+      if (at === HANDED_OFF) {
+        this.holdsTicket = false;
+        o.scoreboard.incrementConnectionsTotal(o.processSlot);
+        this.updateAccepting();
+        return;
+      }
+      if (at !== SERVE_HERE) first = at;
+    }
     const client = o.limits.admit(socket);
     if (client === REFUSED) {
       this.updateAccepting();
@@ -304,9 +318,9 @@ export class ConnectionServer {
     }
     socket.once('close', () => this.onConnectionClose(c));
     this.updateAccepting();
-    if (l?.spec.protocol === 'https' && o.tls) {
+    if (tls !== null) {
       this.handshaking.set(tcpKey(socket), c);
-      o.tls.accept(socket);
+      tls.accept(socket);
       return;
     }
     // A connection handed over by another child carries an HTTP/1.x request (checked there).
@@ -314,7 +328,7 @@ export class ConnectionServer {
       this.http.emit('connection', socket);
       return;
     }
-    if (o.handoff !== null) o.handoff.peek(socket, () => this.servePlain(socket));
+    if (first !== null && o.handoff !== null) o.handoff.peek(socket, first, () => this.servePlain(socket));
     else this.servePlain(socket);
   }
 

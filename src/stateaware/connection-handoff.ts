@@ -18,6 +18,12 @@ import { handoffSocketPath } from './socket-path';
 
 /** The most taken from a new connection at once; a longer header block is read as it comes. */
 const FIRST_READ_MAX = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/** atAccept: the connection is now the owner's. */
+export const HANDED_OFF = 'handed-off';
+/** atAccept: the connection is served here, its first bytes put back. */
+export const SERVE_HERE = 'serve-here';
 
 export interface ConnectionHandoffOptions {
   owners: OwnerTable;
@@ -42,16 +48,28 @@ export class ConnectionHandoff {
 
   constructor(private readonly o: ConnectionHandoffOptions) {}
 
-  /** Reads the new connection's first header block, then hands the connection to the owner of
-   * its session, or calls `serveHere` with what was read put back in front of the socket. */
-  peek(socket: net.Socket, serveHere: () => void): void {
-    // Clients send their request as soon as they are connected: most often it is already here,
-    // and taking it now saves a turn of the event loop before the owner gets the connection.
+  /** Looks at a connection as it is accepted, before anything else is done with it: clients
+   * send their request as soon as they are connected, so it is most often already here, and
+   * handing the connection over now costs this child the least and the owner no turn of the
+   * event loop. HANDED_OFF: the owner has it. SERVE_HERE: what was read is back in front of the
+   * socket. Otherwise the bytes read so far (maybe none), for `peek` to go on from. */
+  atAccept(socket: net.Socket): Buffer | typeof HANDED_OFF | typeof SERVE_HERE {
     const fd = descriptorOf(socket);
-    const first = fd === null ? null : native.readQueued(fd, FIRST_READ_MAX);
-    if (first !== null && first.length > 0 && this.settle(socket, first, serveHere)) return;
-    const chunks: Buffer[] = first === null || first.length === 0 ? [] : [first];
-    let size = first?.length ?? 0;
+    const first = fd === null ? EMPTY : native.readQueued(fd, FIRST_READ_MAX);
+    if (first.length === 0) return first;
+    const scan = scanFirstRequest(first, this.o.cookieName, this.o.headerLimit);
+    if (scan === INCOMPLETE) return first;
+    if (scan !== HERE && this.handOff(socket, first, scan.session)) return HANDED_OFF;
+    socket.unshift(first);
+    return SERVE_HERE;
+  }
+
+  /** Reads the rest of the new connection's first header block (`first`: what atAccept read),
+   * then hands the connection to the owner of its session, or calls `serveHere` with what was
+   * read put back in front of the socket. */
+  peek(socket: net.Socket, first: Buffer, serveHere: () => void): void {
+    const chunks: Buffer[] = first.length === 0 ? [] : [first];
+    let size = first.length;
     const stop = (): void => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -61,7 +79,17 @@ export class ConnectionHandoff {
       chunks.push(chunk);
       size += chunk.length;
       const head = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
-      if (this.settle(socket, head, serveHere)) stop();
+      const scan = scanFirstRequest(head, this.o.cookieName, this.o.headerLimit);
+      if (scan === INCOMPLETE) return;
+      stop();
+      socket.pause();
+      // Synchronously, before the loop reads this socket again: what was read is all there is
+      // to send along.
+      if (scan !== HERE && this.handOff(socket, head, scan.session)) return;
+      socket.unshift(head);
+      // Flowing again from the next tick, once the HTTP server listens for data.
+      socket.resume();
+      serveHere();
     };
     // Before the HTTP server has the socket, its errors end it here (the close is counted).
     const onError = (): void => {
@@ -78,21 +106,6 @@ export class ConnectionHandoff {
     socket.on('data', onData);
     socket.on('error', onError);
     socket.once('close', stop);
-  }
-
-  /** Where the connection goes, once `head` (all that was read from it) holds the first header
-   * block; false while it does not yet. Runs synchronously, before the loop reads the socket
-   * again: what was read is all there is to send along. */
-  private settle(socket: net.Socket, head: Buffer, serveHere: () => void): boolean {
-    const scan = scanFirstRequest(head, this.o.cookieName, this.o.headerLimit);
-    if (scan === INCOMPLETE) return false;
-    if (scan !== HERE && this.handOff(socket, head, scan.session)) return true;
-    socket.pause();
-    socket.unshift(head);
-    // Flowing again from the next tick, once the HTTP server listens for data.
-    socket.resume();
-    serveHere();
-    return true;
   }
 
   close(): void {
