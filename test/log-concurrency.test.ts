@@ -11,15 +11,17 @@ import { inParallel, logLines } from './helpers/access-log';
 
 const REQUESTS = 3000;
 const CLIENTS = 64;
+const ROUNDS = 4;
 const statusLocation = '<Location /server-status>\n  SetHandler server-status\n</Location>';
 
 /** A filler whose length depends on the request, so a torn or merged line cannot pass. */
 const fill = (i: number): string => String.fromCharCode(97 + (i % 26)).repeat(50 + ((i * 7919) % 700));
 
-async function load(port: number): Promise<void> {
+async function load(port: number, first: number): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
   try {
-    await inParallel(REQUESTS, CLIENTS, async (i) => {
+    await inParallel(REQUESTS, CLIENTS, async (n) => {
+      const i = first + n;
       const status = await new Promise<number>((resolve, reject) => {
         http
           .get({ host: '127.0.0.1', port, path: `/r/${i}`, agent, headers: { 'x-fill': fill(i) } }, (res) => {
@@ -47,22 +49,27 @@ for (const mpm of [
       waitChildren: children,
     });
     const file = path.join(daemon.dir, 'access.log');
-    await load(daemon.port);
-    const lines = await waitFor(`${REQUESTS} lines`, () => {
-      const l = logLines(file).filter((line) => !line.includes('/server-status'));
-      return l.length >= REQUESTS ? l : null;
-    });
-    assert.equal(lines.length, REQUESTS);
+    // A loaded machine may let one child take every connection of a round: rounds go on (a few
+    // at most) until lines of two children are in the file.
     const seen = new Set<number>();
     const pids = new Set<number>();
-    for (const line of lines) {
-      const m = /^(\d+) \/r\/(\d+) ([a-z]+) 404$/.exec(line);
-      assert.ok(m, `a torn or foreign line: ${line.slice(0, 120)}`);
-      const i = Number(m[2]);
-      assert.equal(m[3], fill(i), `line of request ${i}`);
-      assert.ok(!seen.has(i), `request ${i} logged twice`);
-      seen.add(i);
-      pids.add(Number(m[1]));
+    for (let round = 0; round < ROUNDS && pids.size < 2; round++) {
+      await load(daemon.port, round * REQUESTS);
+      const total = (round + 1) * REQUESTS;
+      const lines = await waitFor(`${total} lines`, () => {
+        const l = logLines(file).filter((line) => !line.includes('/server-status'));
+        return l.length >= total ? l : null;
+      });
+      assert.equal(lines.length, total);
+      for (const line of lines.slice(round * REQUESTS)) {
+        const m = /^(\d+) \/r\/(\d+) ([a-z]+) 404$/.exec(line);
+        assert.ok(m, `a torn or foreign line: ${line.slice(0, 120)}`);
+        const i = Number(m[2]);
+        assert.equal(m[3], fill(i), `line of request ${i}`);
+        assert.ok(!seen.has(i), `request ${i} logged twice`);
+        seen.add(i);
+        pids.add(Number(m[1]));
+      }
     }
     assert.ok(pids.size >= 2, `lines from ${pids.size} children`);
   });
