@@ -550,6 +550,40 @@ describe('peek', () => {
   });
 });
 
+describe('readQueued', () => {
+  test('takes the bytes queued on a connection without waiting; nothing yet, or the end, is an empty buffer', async () => {
+    const seen: string[] = [];
+    const rest = new Promise<string>((resolve, reject) => {
+      const server = net.createServer((socket) => {
+        server.close();
+        // All within this callback: the event loop cannot read the socket meanwhile.
+        const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+        seen.push(native.readQueued(fd, 1024).toString());
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+        seen.push(native.readQueued(fd, 4).toString(), native.readQueued(fd, 1024).toString());
+        try {
+          native.readQueued(fd, 16 * 1024 + 1);
+        } catch (err) {
+          seen.push((err as NativeAddonError).errno ?? '');
+        }
+        // The client has ended: nothing more, and the socket's own reads still see the end.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+        seen.push(native.readQueued(fd, 1024).toString());
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString()));
+        socket.on('end', () => resolve(text));
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const port = (server.address() as net.AddressInfo).port;
+        const client = spawn(process.execPath, ['-e', `const s = require('net').connect(${port}, '127.0.0.1', () => setTimeout(() => s.end('GET / HTTP/1.1'), 150))`]);
+        client.on('error', reject);
+      });
+    });
+    assert.equal(await rest, '', 'what was taken is not read again');
+    assert.deepEqual(seen, ['', 'GET ', '/ HTTP/1.1', 'EINVAL', '']);
+  });
+});
+
 describe('connection hand-off (SCM_RIGHTS over SOCK_SEQPACKET)', () => {
   function flagsOf(fd: number): number {
     const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
