@@ -167,12 +167,13 @@ static napi_value local_port_js(napi_env env, napi_callback_info info) {
 
 /* peek(fd, max): up to `max` bytes already received on a connected socket, left in its queue
  * (MSG_PEEK). An empty buffer when none have come yet or the socket failed: a caller that must
- * know more reads the socket as usual. */
+ * know more reads the socket as usual. `max` reaches a whole TLS record with its header (a
+ * ClientHello). */
 static napi_value peek_js(napi_env env, napi_callback_info info) {
   static const char call[] = "peek";
   napi_value argv[2], out;
   int64_t fd, max;
-  char buf[64];
+  char buf[16384 + 5];
   if (get_args(env, info, 2, argv) != 0 ||
       get_int(env, argv[0], call, "fd", 0, INT32_MAX, &fd) != 0 ||
       get_int(env, argv[1], call, "max", 1, (int64_t)sizeof buf, &max) != 0)
