@@ -75,7 +75,7 @@ export async function sampleProcesses(pids: number[], port: number): Promise<Map
 }
 
 /** The pids of `root` and every process below it. */
-function processTree(root: number): number[] {
+export function processTree(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
