@@ -134,7 +134,7 @@ export function otherCpuWindow(roots: number[]): { end: () => number } {
     end: () => {
       const after = runCpu(roots);
       const other = after.machine - before.machine - (after.ours - before.ours);
-      return Math.max(0, other) / (Math.max(1, Date.now() - started) * os.availableParallelism());
+      return Math.max(0, other) / (Math.max(1, Date.now() - started) * os.cpus().length);
     },
   };
 }
