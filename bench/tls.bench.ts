@@ -1,15 +1,19 @@
 // tls: full and resumed TLS handshakes a second across two mpmproxy children, beside nginx
-// (one worker per core, `ssl_session_cache shared:SSL:10m`, tickets on) on the same certificate.
-// Resumption is by session ID for TLS 1.2 (mpmproxy: SSLSessionTickets off, the shared cache)
-// and by ticket for TLS 1.3. The goal: resumed at least 3× full. The load generator is a Node
-// client (bench/lib/tls-handshakes.ts) holding 32 handshakes in flight, each connection closed
-// once its handshake is done. Results go to the `tls` section of bench/RESULTS.md.
+// (two workers, `ssl_session_cache shared:SSL:10m`, tickets on) and a bare Node TLS server (the
+// floor Node's own TLS stack sets, bench/lib/node-tls.ts), on the same certificate. Resumption is
+// by session ID for TLS 1.2 (mpmproxy: SSLSessionTickets off, the shared cache) and by ticket for
+// TLS 1.3. The goal: resumed at least 3× full. Each server has CPU 0 to itself, the load
+// generator (this process: a Node client, bench/lib/tls-handshakes.ts, 32 handshakes in flight,
+// each connection closed once its handshake is done) CPU 1. Results go to the `tls` section of
+// bench/RESULTS.md.
 //
 //   node dist/bench/tls.bench.js
 import os from 'node:os';
 import { issueSelfSigned } from './lib/tls-cert';
+import { pinProcessTree } from './lib/cpu-pin';
 import { fixedChildren, startMpmproxy } from './lib/mpmproxy';
 import { startNginx } from './lib/nginx';
+import { startNodeTls } from './lib/node-tls';
 import { freePort } from './lib/ports';
 import { otherCpuWindow, treeCpuMs } from './lib/proc-sampler';
 import { measuredLine, writeResultsSection } from './lib/results';
@@ -17,12 +21,16 @@ import { runHandshakes, type HandshakeLoad, type HandshakeResult } from './lib/t
 import { createWorkDir, type WorkDir } from './lib/work-dir';
 
 const CHILDREN = 2;
+/** The server's CPU and the load generator's (taskset lists). */
+const SERVER_CPU = '0';
+const CLIENT_CPU = '1';
 const LOAD = { concurrency: 32, durationS: 5 };
 const WARMUP_S = 1;
 const ROUNDS = 2;
 const GOAL = 3;
 
-type Server = 'mpmproxy' | 'nginx';
+type Server = 'mpmproxy' | 'nginx' | 'node';
+const servers: Server[] = ['mpmproxy', 'nginx', 'node'];
 type Kind = { version: HandshakeLoad['version']; resume: boolean; label: string };
 
 const kinds: Kind[] = [
@@ -46,7 +54,11 @@ interface Row {
 
 async function startServer(server: Server, dir: WorkDir, port: number, cert: string, key: string, tickets: boolean) {
   if (server === 'nginx') {
-    const n = await startNginx({ dir, port, role: { root: dir.path }, tls: { cert, key } });
+    const n = await startNginx({ dir, port, role: { root: dir.path }, workers: CHILDREN, tls: { cert, key } });
+    return { pid: n.process.pid, stop: () => n.stop() };
+  }
+  if (server === 'node') {
+    const n = await startNodeTls({ dir, port, cert, key, tickets });
     return { pid: n.process.pid, stop: () => n.stop() };
   }
   const statusPort = await freePort();
@@ -72,6 +84,7 @@ async function measure(server: Server, kind: Kind, cert: string, key: string): P
   // TLS 1.2 resumption is measured by session ID: mpmproxy's shared cache, not its tickets.
   const s = await startServer(server, dir, port, cert, key, !(kind.version === 'TLSv1.2' && kind.resume));
   try {
+    await pinProcessTree(s.pid, SERVER_CPU);
     const load = { port, version: kind.version, resume: kind.resume, ...LOAD };
     await runHandshakes({ ...load, durationS: WARMUP_S });
     const status = s.status;
@@ -104,7 +117,7 @@ function section(rows: Row[], loadAtStart: number): string {
   const of = (server: Server, kind: Kind) => rows.filter((r) => r.server === server && r.kind === kind);
   const cpuOf = (server: Server, kind: Kind) => median(of(server, kind).map((r) => r.serverCpuUs));
   for (const kind of kinds) {
-    for (const server of ['mpmproxy', 'nginx'] as const) {
+    for (const server of servers) {
       const runs = of(server, kind);
       const perSec = best(runs.map((r) => r.result.perSec));
       const resumed = Math.min(...runs.map((r) => r.result.resumedShare));
@@ -127,12 +140,17 @@ function section(rows: Row[], loadAtStart: number): string {
     return cpuOf(server, k(false)) / cpuOf(server, k(true));
   };
   const ratios = (['TLSv1.2', 'TLSv1.3'] as const).flatMap((v) =>
-    (['mpmproxy', 'nginx'] as const).map((s) => {
+    servers.map((s) => {
       const x = ratio(s, v);
       const c = cpuRatio(s, v);
       return `| ${v} | ${s} | ${x.toFixed(2)}× | ${c.toFixed(2)}× | ${s === 'mpmproxy' ? (Math.max(x, c) >= GOAL ? 'yes' : '**no**') : ''} |`;
     }),
   );
+  const floor = kinds.map((k) => {
+    const m = cpuOf('mpmproxy', k);
+    const n = cpuOf('node', k);
+    return `| ${k.label} | ${Math.round(m)} | ${Math.round(n)} | ${Math.round(m - n)} |`;
+  });
   return [
     '## tls: full and resumed TLS handshakes',
     '',
@@ -141,10 +159,12 @@ function section(rows: Row[], loadAtStart: number): string {
     'Command: `node dist/bench/tls.bench.js` (after `npm run build:ts`).',
     '',
     `- mpmproxy: ${CHILDREN} event children, \`SSLSessionCache shm:10M\`; tickets off for the TLS 1.2 runs (resumption by session ID through the shared cache), on for TLS 1.3 (resumption by ticket, the shared ticket key).`,
-    '- nginx: `worker_processes auto` (one per core), `ssl_session_cache shared:SSL:10m`, `ssl_session_tickets on`.',
-    '- The same self-signed RSA 2048 certificate for both; default ciphers (ECDHE with X25519).',
-    `- Load generator: a Node client on the same machine (bench/lib/tls-handshakes.ts), ${LOAD.concurrency} handshakes in flight, ` +
-      `each connection closed as soon as its handshake completes (no HTTP request); ${WARMUP_S} s warm-up, ${LOAD.durationS} s measured, ` +
+    `- nginx: \`worker_processes ${CHILDREN}\`, \`ssl_session_cache shared:SSL:10m\`, \`ssl_session_tickets on\`.`,
+    '- node: the floor Node\'s own TLS stack sets (bench/lib/node-tls.ts): one process, a bare `tls.createServer`; with tickets off (the TLS 1.2 resumed runs) sessions in a Map through `newSession`/`resumeSession`, with tickets on one `ticketKeys` key and no session callbacks. Nothing is served: what mpmproxy spends above it is its own.',
+    '- The same self-signed RSA 2048 certificate for all; default ciphers (ECDHE with X25519).',
+    `- CPUs: every server process is pinned to CPU ${SERVER_CPU} (\`taskset\`, master and children alike), the load generator to CPU ${CLIENT_CPU}: the server has one CPU to itself, whatever the client costs, so handshakes/s is what one CPU of the server does.`,
+    `- Load generator: a Node client (bench/lib/tls-handshakes.ts), ${LOAD.concurrency} handshakes in flight; ` +
+      `each connection is ended (\`end()\`: its Finished message, close_notify, FIN) as soon as its handshake completes, with no HTTP request, so the server finishes every handshake; ${WARMUP_S} s warm-up, ${LOAD.durationS} s measured, ` +
       `${ROUNDS} runs each, a fresh server per run. A resumed run offers the session of one earlier connection on every connection.`,
     '- Resumed: the share of handshakes of the run that resumed (`isSessionReused()`); server CPU: CPU time (user + system, from /proc) of the server\'s processes per handshake, median of the runs; other CPU: what the rest of the machine used during each run (not the server or the client), as a share of all CPUs; per child: handshakes each mpmproxy child served in each run (server-status ConnsTotal).',
     '',
@@ -158,20 +178,41 @@ function section(rows: Row[], loadAtStart: number): string {
     '| --- | --- | ---: | ---: | --- |',
     ...ratios,
     '',
-    'The client shares the two cores with the server: a full handshake costs the client an ECDHE key exchange and the certificate check, a resumed one much less, so where the client is the bottleneck the per-second ratio says more about the client than about the server; the CPU ratio is what the server itself gains. (`openssl s_time -reuse` cannot be the client instead: it does not resume TLS 1.3 sessions, whose tickets arrive after the handshake.)',
+    'mpmproxy\'s server CPU per handshake above the bare-Node floor (µs, medians of the runs):',
+    '',
+    '| handshake | mpmproxy | node | above the floor |',
+    '| --- | ---: | ---: | ---: |',
+    ...floor,
+    '',
+    ...floorVerdict(cpuRatio),
+    'The client has a CPU of its own but needs more CPU per resumed handshake than the server does, so where a server resumes faster than the client can ask the per-second ratio shows the client; the CPU ratio is what the server itself gains. (`openssl s_time -reuse` cannot be the client instead: it does not resume TLS 1.3 sessions, whose tickets arrive after the handshake.)',
   ].join('\n');
+}
+
+/** Where the bare-Node floor itself resumes short of the goal, that is on record, with its numbers. */
+function floorVerdict(cpuRatio: (server: Server, version: Kind['version']) => number): string[] {
+  const short = (['TLSv1.2', 'TLSv1.3'] as const).filter((v) => cpuRatio('node', v) < GOAL);
+  if (short.length === 0) return [];
+  const list = short.map((v) => `${v} ${cpuRatio('node', v).toFixed(2)}×`).join(', ');
+  return [
+    `The bare-Node floor itself stays under ${GOAL}× (full ÷ resumed server CPU: ${list}; its µs per handshake are the node rows above): ` +
+      'in Node every connection costs a net.Socket, a TLSSocket wrapped around it and their JavaScript events whether it resumes or not, and a TLS 1.3 resumption still makes an X25519 key exchange (psk_dhe_ke), so no server built on Node\'s TLS stack reaches the goal on this measure.',
+    '',
+  ];
 }
 
 async function main(): Promise<void> {
   const [loadAtStart] = os.loadavg();
   if (loadAtStart > 0.5) console.warn(`load average ${loadAtStart.toFixed(2)}: other work on this machine adds noise`);
+  // This process is the load generator.
+  await pinProcessTree(process.pid, CLIENT_CPU);
   const certDir = createWorkDir('tls-cert');
   const { cert, key } = issueSelfSigned(certDir);
   const rows: Row[] = [];
   try {
     for (let i = 0; i < ROUNDS; i++) {
       for (const kind of kinds) {
-        for (const server of (i % 2 === 0 ? ['mpmproxy', 'nginx'] : ['nginx', 'mpmproxy']) as Server[]) {
+        for (const server of i % 2 === 0 ? servers : [...servers].reverse()) {
           const row = await measure(server, kind, cert, key);
           rows.push(row);
           console.log(`${kind.label}, ${server}: ${rate(row.result.perSec)}/s, resumed ${(row.result.resumedShare * 100).toFixed(0)}%, errors ${row.result.errors}${row.perChild ? `, per child ${row.perChild.join(' + ')}` : ''}`);

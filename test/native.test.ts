@@ -530,7 +530,7 @@ describe('peek', () => {
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
         seen.push(native.peek(fd, 14).toString(), native.peek(fd, 24).toString());
         try {
-          native.peek(fd, 100);
+          native.peek(fd, 16384 + 6);
         } catch (err) {
           seen.push((err as NativeAddonError).errno ?? '');
         }

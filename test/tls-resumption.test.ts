@@ -2,9 +2,15 @@
 // spread over two children, resume on every connection after the first, by session ID (TLS 1.2,
 // tickets off, the shared cache), by ticket (TLS 1.2 and 1.3, the shared ticket key, no cache);
 // still after a graceful restart, and after a key rotation (one key back), but not two keys back.
+// TLS 1.3 handshakes, which resume by ticket only, neither store sessions in the shared cache nor
+// look them up there.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { test } from 'node:test';
 import tls from 'node:tls';
+import { native } from '../src/native';
+import { TlsCache, type CacheCounters } from '../src/shm/tls-cache';
+import { tlsCacheSegmentName } from '../src/shm/tls-cache-segment';
 import { freePort, waitFor, type Daemon } from './helpers/daemon';
 import { daemonFor, statusLocation, testDir } from './helpers/cli';
 import { issue, writePems } from './helpers/pki';
@@ -17,10 +23,10 @@ interface Handshake {
 }
 
 /** One connection: the handshake, one request, and the session the server left the client with. */
-function connect(port: number, version: Version, ca: string, session?: Buffer): Promise<Handshake> {
+function connect(port: number, version: Version, ca: string, session?: Buffer, options: tls.ConnectionOptions = {}): Promise<Handshake> {
   return new Promise((resolve, reject) => {
     let latest: Buffer | undefined;
-    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca, session, minVersion: version, maxVersion: version }, () => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca, session, minVersion: version, maxVersion: version, ...options }, () => {
       socket.write('GET /server-status?auto HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     });
     socket.on('session', (s: Buffer) => (latest = s));
@@ -50,6 +56,11 @@ async function resumeRun(port: number, version: Version, ca: string, n = 100): P
 async function servedBy(d: Daemon): Promise<number> {
   const s = await d.status();
   return s.processes.filter((p) => p.connsTotal > 1).length;
+}
+
+/** The shared cache's counters, read from its segment as a child reads it. */
+function cacheCounters(d: Daemon): CacheCounters {
+  return TlsCache.attach(native.shmOpen(tlsCacheSegmentName(d.proc.pid ?? 0), 0, false)).counters();
 }
 
 async function tlsDaemon(t: Parameters<typeof daemonFor>[0] & { name: string }, dir: string, tlsPort: number, lines: string[]): Promise<Daemon> {
@@ -126,4 +137,23 @@ test('resumption across children and restarts', async (t) => {
       assert.equal((await connect(port, version, ca, fresh[version])).reused, false, `${version} resumed two keys back`);
     }
   });
+
+  for (const tickets of ['on', 'off']) {
+    await t.test(`TLS 1.3 leaves the shared session cache alone, TLS 1.2 uses it (tickets ${tickets})`, async (t) => {
+      const port = await freePort();
+      const d = await tlsDaemon(t, dir, port, [`SSLSessionTickets ${tickets}`, 'SSLSessionCache shm:512K']);
+      // Full handshakes, and with tickets on resumed ones (each issues tickets OpenSSL offers to the cache).
+      const run = await resumeRun(port, 'TLSv1.3', ca, 20);
+      assert.equal(run.reused.slice(1).every((r) => r), tickets === 'on', `resumed: ${run.reused.join(' ')}`);
+      await connect(port, 'TLSv1.3', ca);
+      const after13 = cacheCounters(d);
+      assert.equal(after13.stores, 0, `TLS 1.3 sessions stored: ${JSON.stringify(after13)}`);
+      if (tickets === 'on') assert.equal(after13.hits + after13.misses, 0, `TLS 1.3 lookups: ${JSON.stringify(after13)}`);
+      // A client without tickets: the server gives it a session ID.
+      const noTicket = { secureOptions: crypto.constants.SSL_OP_NO_TICKET };
+      const first = await connect(port, 'TLSv1.2', ca, undefined, noTicket);
+      assert.ok(cacheCounters(d).stores >= 1, 'a TLS 1.2 session was not stored');
+      assert.equal((await connect(port, 'TLSv1.2', ca, first.session, noTicket)).reused, true, 'a TLS 1.2 session did not resume by ID');
+    });
+  }
 });

@@ -22,8 +22,8 @@ function cpuModel(): string {
 
 export function describeMachine(): Machine {
   return {
-    // What `nproc` prints: the CPUs this process may run on.
-    cpus: os.availableParallelism(),
+    // The machine's CPUs, not the ones this process may run on (a benchmark may pin itself).
+    cpus: os.cpus().length,
     cpuModel: cpuModel(),
     memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
     kernel: `${os.type()} ${os.release()}`,

@@ -172,7 +172,8 @@ static napi_value queued(napi_env env, napi_callback_info info, const char *call
                          int64_t limit) {
   napi_value argv[2], out;
   int64_t fd, max;
-  char buf[16 * 1024];
+  /* A whole TLS record with its header: a ClientHello. */
+  char buf[16384 + 5];
   if (get_args(env, info, 2, argv) != 0 ||
       get_int(env, argv[0], call, "fd", 0, INT32_MAX, &fd) != 0 ||
       get_int(env, argv[1], call, "max", 1, limit, &max) != 0)
@@ -186,9 +187,10 @@ static napi_value queued(napi_env env, napi_callback_info info, const char *call
   return out;
 }
 
-/* peek(fd, max): the first bytes, left in the queue; max at most 64. */
+/* peek(fd, max): the first bytes, left in the queue; max reaches a whole TLS record with its
+ * header (a ClientHello). */
 static napi_value peek_js(napi_env env, napi_callback_info info) {
-  return queued(env, info, "peek", MSG_PEEK, 64);
+  return queued(env, info, "peek", MSG_PEEK, 16384 + 5);
 }
 
 /* readQueued(fd, max): the bytes already received, taken; max at most 16 KiB. */

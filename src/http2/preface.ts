@@ -7,7 +7,7 @@
 // have not come yet are they read here, and the session then has to be given them through a
 // stream of ours (replay-socket.ts).
 import type net from 'node:net';
-import { loadNative } from '../native';
+import { peekQueued } from '../native/socket-peek';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -20,9 +20,7 @@ function isPreface(head: Buffer): boolean | null {
 
 /** What the bytes already queued on the socket say, without taking them; null when too few have come. */
 export function peekPreface(socket: net.Socket): boolean | null {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (fd === undefined || fd < 0) return null;
-  const head = loadNative().peek(fd, PREFACE.length);
+  const head = peekQueued(socket, PREFACE.length);
   return head.length === 0 ? null : isPreface(head);
 }
 

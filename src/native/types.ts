@@ -38,7 +38,7 @@ export interface NativeAddon {
   /** dup(2) with FD_CLOEXEC set on the copy. */
   dup(fd: number): number;
   close(fd: number): void;
-  /** Up to `max` (at most 64) bytes received on a connected socket and still queued, without
+  /** Up to `max` (at most 16389: a TLS record and its header) bytes received on a connected socket and still queued, without
    * taking them (recv with MSG_PEEK): empty when none has come yet. */
   peek(fd: number, max: number): Buffer;
   /** Up to `max` (at most 16 KiB) bytes received on a connected socket, taken from its queue

@@ -7,6 +7,7 @@
 import type net from 'node:net';
 import { log, logs } from '../log/logger';
 import { native } from '../native';
+import { descriptorOf } from '../native/socket-peek';
 import { refusalHead } from '../proxy/framing';
 import { ORPHAN, type OwnerTable } from '../shm/owners';
 import type { Scoreboard } from '../shm/scoreboard';
@@ -35,12 +36,6 @@ export interface ConnectionHandoffOptions {
   headerLimit: number;
   /** Timeout: how long a new connection may take to send its first request's headers. */
   timeout: number;
-}
-
-/** The descriptor under a Node socket (Node keeps it on its handle; no public API gives it). */
-function descriptorOf(socket: net.Socket): number | null {
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : null;
 }
 
 export class ConnectionHandoff {

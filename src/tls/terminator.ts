@@ -1,19 +1,23 @@
 // Turns accepted TCP connections of an https listener into TLS sockets for the HTTP server of
-// one serving event loop. Per connection it reads the ClientHello's ticket key name (see
-// client-hello.ts) to pick the server the handshake starts on: Node's tls.Server holds one ticket
-// key, so there is one per host and live key (the current and the previous), none of them
-// listening. SNI then picks the virtual host's certificate, sessions go to and come from the
-// shared cache, and the client certificate is checked against the SSLVerifyClient of the host
-// the client asked for.
+// one serving event loop. Per connection it reads the ClientHello (see client-hello.ts) to pick
+// the server the handshake starts on: Node's tls.Server holds one ticket key, so there is one per
+// host and live key (the current and the previous), none of them listening; and a TLS 1.3
+// handshake, which resumes by ticket only, starts on one that leaves the shared session cache
+// alone (Node would otherwise stop every handshake to look its stand-in session ID up there, and
+// hand over each ticket it issues to be stored). SNI then picks the virtual host's certificate,
+// TLS 1.2 sessions go to and come from the shared cache, and the client certificate is checked
+// against the SSLVerifyClient of the host the client asked for.
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { Settings } from '../config/types';
 import { hostIndexFor } from '../child/router';
 import { log, logs } from '../log/logger';
 import type { TlsCache } from '../shm/tls-cache';
-import { NEED_MORE, ticketKeyName } from './client-hello';
+import { peekQueued } from '../native/socket-peek';
+import { NEED_MORE, readClientHello, type HelloFacts } from './client-hello';
 import { ignoreClientCertificate } from './client-cert';
 import { HostContexts, secureContextOptions, TicketKeyChoice, tlsHost } from './contexts';
+import { isTls13Session } from './session-version';
 import type { TlsHost } from './settings';
 
 export interface TerminatorOptions {
@@ -38,10 +42,13 @@ interface Entry {
   key: Buffer | null;
 }
 
+/** A ClientHello not read (tickets off: nothing in it changes the server). */
+const UNREAD: HelloFacts = { ticketKey: null, tls13: false };
+
 export class TlsTerminator {
   private readonly sni: HostContexts;
   private readonly keys: TicketKeyChoice | null;
-  /** `${host}:${key}` → the server a handshake on that host with that ticket key starts on. */
+  /** Address, ticket key and use of the session cache → the server such a handshake starts on. */
   private readonly servers = new Map<string, Entry>();
   private readonly requestCert: boolean;
   private readonly defaults = new Map<string, number>();
@@ -59,44 +66,57 @@ export class TlsTerminator {
    * destroyed. */
   accept(socket: net.Socket): void {
     if (this.keys === null) {
-      this.handshake(socket, null);
+      this.handshake(socket, UNREAD);
+      return;
+    }
+    // The ClientHello has mostly come by the time the connection is accepted: read where it is
+    // queued, it stays there for Node's native TLS reader, and no byte passes through JavaScript.
+    const queued = peekQueued(socket, MAX_HELLO_BYTES);
+    const facts = queued.length === 0 ? NEED_MORE : readClientHello(queued);
+    if (facts !== NEED_MORE) {
+      this.handshake(socket, facts);
       return;
     }
     let data: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       data = data.length === 0 ? chunk : Buffer.concat([data, chunk]);
-      const name = ticketKeyName(data);
-      if (name === NEED_MORE && data.length < MAX_HELLO_BYTES) return;
+      const read = readClientHello(data);
+      if (read === NEED_MORE && data.length < MAX_HELLO_BYTES) return;
       clearTimeout(timer);
       socket.off('data', onData);
       socket.pause();
       // The TLS socket reads what is buffered before it reads the connection.
       socket.unshift(data);
-      this.handshake(socket, name === NEED_MORE ? null : name);
+      this.handshake(socket, read === NEED_MORE ? UNREAD : read);
     };
     const timer = setTimeout(() => socket.destroy(), this.o.settings.timeout);
     socket.once('close', () => clearTimeout(timer));
     socket.on('data', onData);
   }
 
-  private handshake(socket: net.Socket, ticketKey: Buffer | null): void {
-    const key = this.keys?.choose(ticketKey) ?? null;
-    this.serverFor({ ip: socket.localAddress, port: socket.localPort }, key).emit('connection', socket);
+  private handshake(socket: net.Socket, hello: HelloFacts): void {
+    const key = this.keys?.choose(hello.ticketKey) ?? null;
+    const address = { ip: socket.localAddress, port: socket.localPort };
+    // Offered TLS 1.3 by a client, a server that allows it chooses it; the first server's
+    // context sets the versions, whichever host SNI then picks.
+    const cached = !(hello.tls13 && tlsHost(this.o.settings.tls, this.defaultHost(address)).protocols.max === 'TLSv1.3');
+    this.serverFor(address, key, cached).emit('connection', socket);
   }
 
-  /** The server for connections to `address` whose tickets `key` seals and opens. */
-  private serverFor(address: LocalAddress, key: Buffer | null): tls.Server {
-    const id = `${address.ip}|${address.port}|${key?.toString('hex', 0, 16) ?? ''}`;
+  /** The server for connections to `address` whose tickets `key` seals and opens, and that
+   * store and look up sessions in the shared cache when `cached`. */
+  private serverFor(address: LocalAddress, key: Buffer | null, cached: boolean): tls.Server {
+    const id = `${address.ip}|${address.port}|${key?.toString('hex', 0, 16) ?? ''}|${cached ? 'cached' : ''}`;
     let entry = this.servers.get(id);
     if (entry === undefined) {
       for (const [other, e] of this.servers) if (e.key !== null && !this.keys?.live(e.key)) this.servers.delete(other);
-      entry = { server: this.createServer(address, key), key };
+      entry = { server: this.createServer(address, key, cached), key };
       this.servers.set(id, entry);
     }
     return entry.server;
   }
 
-  private createServer(address: LocalAddress, key: Buffer | null): tls.Server {
+  private createServer(address: LocalAddress, key: Buffer | null, cached: boolean): tls.Server {
     const s = this.o.settings;
     const host = this.defaultHost(address);
     const server = tls.createServer({
@@ -117,10 +137,12 @@ export class TlsTerminator {
       if (logs('ssl', 'debug')) log('ssl').debug({ client: secure.remoteAddress, err: err.code ?? err.message }, 'TLS handshake failed');
     });
     const cache = this.o.cache;
-    if (cache !== null && cache.capacity > 0) {
+    if (cached && cache !== null && cache.capacity > 0) {
       const timeoutSec = Math.ceil(s.tls.sessionTimeout / 1000);
       server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
-        cache.store(id, data, Math.floor(Date.now() / 1000) + timeoutSec);
+        // OpenSSL hands over every TLS 1.3 ticket it issues too: stored, they would only push
+        // out the TLS 1.2 sessions the cache is for.
+        if (!isTls13Session(data)) cache.store(id, data, Math.floor(Date.now() / 1000) + timeoutSec);
         done();
       });
       server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => {
@@ -139,7 +161,8 @@ export class TlsTerminator {
       secure.destroy();
       return;
     }
-    if (host.verifyClient === 'none') ignoreClientCertificate(secure);
+    // A client that was not asked for a certificate sent none.
+    if (this.requestCert && host.verifyClient === 'none') ignoreClientCertificate(secure);
     this.o.onSecure(secure);
   }
 
