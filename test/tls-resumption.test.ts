@@ -144,7 +144,9 @@ test('resumption across children and restarts', async (t) => {
       const d = await tlsDaemon(t, dir, port, [`SSLSessionTickets ${tickets}`, 'SSLSessionCache shm:512K']);
       // Full handshakes, and with tickets on resumed ones (each issues tickets OpenSSL offers to the cache).
       const run = await resumeRun(port, 'TLSv1.3', ca, 20);
-      assert.equal(run.reused.slice(1).every((r) => r), tickets === 'on', `resumed: ${run.reused.join(' ')}`);
+      // Without tickets Node issues a TLS 1.3 client no session at all: none resumes.
+      const resumed = run.reused.slice(1).filter((r) => r).length;
+      assert.equal(resumed, tickets === 'on' ? run.reused.length - 1 : 0, `resumed: ${run.reused.join(' ')}`);
       await connect(port, 'TLSv1.3', ca);
       const after13 = cacheCounters(d);
       assert.equal(after13.stores, 0, `TLS 1.3 sessions stored: ${JSON.stringify(after13)}`);
