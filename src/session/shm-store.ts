@@ -5,7 +5,7 @@
 // no new session, at 95% an emergency line and no change at all. Each crossing is logged once,
 // by the process whose write crossed it (the segment's level word decides which one).
 import { log } from '../log/logger';
-import { SESSION, type CacheTable, type PutResult } from '../shm/cache';
+import { SESSION, type CacheTable, type PlacedItem, type PutResult } from '../shm/cache';
 import { decodeRecord, encodeRecord, type SessionRecord } from './record';
 import type { ReapResult, SessionStore, WriteResult } from './store';
 
@@ -28,8 +28,29 @@ function levelOf(used: number, size: number): number {
 
 const seconds = (ms: number): number => Math.ceil(ms / 1000);
 
+/** Sessions whose decoded record a store keeps; past it the memo starts over (cheaper than
+ * ordering by use: a miss costs one read and decode). */
+const DECODED_MAX = 4096;
+
+/** A session as this process last read it: the segment's bytes, and what they decode to. */
+interface Decoded {
+  placed: PlacedItem;
+  record: SessionRecord | null;
+}
+
+/** Records handed out from the memo are shared by every request that reads the session: frozen,
+ * so that a change can only be made on a copy (as the request path does). */
+function frozen(r: SessionRecord | null): SessionRecord | null {
+  if (r === null) return null;
+  Object.freeze(r.attributes);
+  return Object.freeze(r);
+}
+
 export class ShmSessionStore implements SessionStore {
   readonly name = 'shm' as const;
+  /** Every request of a session reads it; while its bytes in the segment stay the same (checked
+   * exactly, see CacheTable.isCurrent), the record decoded last time is the answer. */
+  private readonly decoded = new Map<string, Decoded>();
 
   constructor(
     private readonly cache: CacheTable,
@@ -40,9 +61,17 @@ export class ShmSessionStore implements SessionStore {
   ) {}
 
   get(id: string): SessionRecord | null {
-    const item = this.cache.get(id);
-    if (item === null || item.kind !== SESSION) return null;
-    return decodeRecord(item.value.toString('utf8'));
+    const known = this.decoded.get(id);
+    if (known !== undefined && this.cache.isCurrent(known.placed)) return known.record;
+    const placed = this.cache.getPlaced(id);
+    if (placed === null || placed.item.kind !== SESSION) {
+      if (known !== undefined) this.decoded.delete(id);
+      return null;
+    }
+    const record = frozen(decodeRecord(placed.item.value.toString('utf8')));
+    if (known === undefined && this.decoded.size >= DECODED_MAX) this.decoded.clear();
+    this.decoded.set(id, { placed, record });
+    return record;
   }
 
   create(id: string, r: SessionRecord, expiresAt: number): WriteResult {
@@ -63,6 +92,7 @@ export class ShmSessionStore implements SessionStore {
   }
 
   remove(id: string): void {
+    this.decoded.delete(id);
     this.cache.delete(id);
     this.checkLevel();
   }

@@ -93,6 +93,15 @@ export interface CachedItem {
   expiresAt: number;
 }
 
+/** An item with where its copy came from and the whole copy (header, key, value): what
+ * isCurrent compares. */
+export interface PlacedItem {
+  readonly item: CachedItem;
+  readonly entry: number;
+  readonly ptr: number;
+  readonly raw: Buffer;
+}
+
 export interface CacheStats {
   blocks: number;
   usedBlocks: number;
@@ -194,6 +203,11 @@ export class CacheTable {
 
   /** The item under `key`, copied out; null when there is none. Takes no lock. */
   get(key: string): CachedItem | null {
+    return this.getPlaced(key)?.item ?? null;
+  }
+
+  /** As get(), with what isCurrent needs to tell later whether the item is still the same. */
+  getPlaced(key: string): PlacedItem | null {
     const k = Buffer.from(key, 'utf8');
     const hash = keyHash(k);
     for (let attempt = 0; ; attempt++) {
@@ -201,11 +215,28 @@ export class CacheTable {
       if (entry < 0) return null;
       const ptr = Atomics.load(this.words, entry + E.ptr);
       if (ptr <= 0) continue;
-      const item = this.copyItem(ptr - 1, k);
+      const item = this.copyItem(entry, ptr, k);
       if (item !== null && Atomics.load(this.words, entry + E.ptr) === ptr) return item;
       // A writer replaced it while we copied: read again.
       if (attempt > 1000) throw new SharedMemoryError('cache item kept changing under a reader');
     }
+  }
+
+  /**
+   * Whether `placed`, a copy getPlaced() returned, is still its key's item: its index entry points at
+   * the same blocks and they hold the same bytes. No copy and no checksum: a reader that keeps
+   * what it made of an item (a decoded session) asks this instead of reading it again. Exact,
+   * not a guess from a sequence number: another process's write publishes new blocks, and a
+   * block reused for another item holds other bytes (its key or its checksum differ).
+   */
+  isCurrent(placed: PlacedItem): boolean {
+    const ptr = placed.ptr;
+    if (Atomics.load(this.words, placed.entry + E.ptr) !== ptr) return false;
+    const start = this.dataOffset + (ptr - 1) * BLOCK_SIZE;
+    const raw = placed.raw;
+    if (this.bytes.compare(raw, 0, raw.length, start, start + raw.length) !== 0) return false;
+    // As in get(): blocks freed and reused while we compared fail here.
+    return Atomics.load(this.words, placed.entry + E.ptr) === ptr;
   }
 
   /**
@@ -269,8 +300,8 @@ export class CacheTable {
       const ptr = Atomics.load(this.words, entry + E.ptr);
       if (ptr <= 0) return false;
       if (onlyIf !== undefined) {
-        const item = this.copyItem(ptr - 1, k);
-        if (item === null || !onlyIf(item)) return false;
+        const copy = this.copyItem(entry, ptr, k);
+        if (copy === null || !onlyIf(copy.item)) return false;
       }
       const block = ptr - 1;
       const kind = this.words[this.itemWord(block) + I.kind];
@@ -425,9 +456,9 @@ export class CacheTable {
     return this.bytes.compare(key, 0, key.length, start, start + key.length) === 0;
   }
 
-  /** A whole, checked copy of the item at `block` if it is `key`'s, else null. */
-  private copyItem(block: number, key: Buffer): CachedItem | null {
-    const start = this.dataOffset + block * BLOCK_SIZE;
+  /** A whole, checked copy of the item `entry` points at (`ptr`) if it is `key`'s, else null. */
+  private copyItem(entry: number, ptr: number, key: Buffer): PlacedItem | null {
+    const start = this.dataOffset + (ptr - 1) * BLOCK_SIZE;
     const length = this.words[(start >> 2) + I.length];
     if (length < ITEM_HEADER || start + length > this.bytes.length) return null;
     const copy = Buffer.allocUnsafe(length);
@@ -435,7 +466,8 @@ export class CacheTable {
     if (fnv(copy, 4, length) !== copy.readInt32LE(0)) return null;
     const keyLength = copy.readInt32LE(16);
     if (keyLength !== key.length || copy.compare(key, 0, key.length, ITEM_HEADER, ITEM_HEADER + keyLength) !== 0) return null;
-    return { value: copy.subarray(ITEM_HEADER + keyLength), kind: copy.readInt32LE(8), expiresAt: copy.readUInt32LE(12) };
+    const item = { value: copy.subarray(ITEM_HEADER + keyLength), kind: copy.readInt32LE(8), expiresAt: copy.readUInt32LE(12) };
+    return { item, entry, ptr, raw: copy };
   }
 
   private writeItem(block: number, key: Buffer, kind: number, value: Uint8Array, expiresAt: number, length: number): void {
