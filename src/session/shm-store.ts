@@ -6,7 +6,7 @@
 // by the process whose write crossed it (the segment's level word decides which one).
 import { log } from '../log/logger';
 import { SESSION, type CacheTable, type PlacedItem, type PutResult } from '../shm/cache';
-import { decodeRecord, encodeRecord, type SessionRecord } from './record';
+import { decodeRecord, encodeRecord, storedForm, type SessionRecord } from './record';
 import type { ReapResult, SessionStore, WriteResult } from './store';
 
 export const NOTICE_AT = 0.7;
@@ -38,13 +38,6 @@ interface Decoded {
   record: SessionRecord | null;
 }
 
-/** Records handed out from the memo are shared by every request that reads the session: frozen,
- * so that a change can only be made on a copy (as the request path does). */
-function frozen(r: SessionRecord | null): SessionRecord | null {
-  if (r === null) return null;
-  Object.freeze(r.attributes);
-  return Object.freeze(r);
-}
 
 export class ShmSessionStore implements SessionStore {
   readonly name = 'shm' as const;
@@ -68,8 +61,14 @@ export class ShmSessionStore implements SessionStore {
       if (known !== undefined) this.decoded.delete(id);
       return null;
     }
-    const record = frozen(decodeRecord(placed.item.value.toString('utf8')));
-    if (known === undefined && this.decoded.size >= DECODED_MAX) this.decoded.clear();
+    return this.remember(id, placed, decodeRecord(placed.item.value.toString('utf8')));
+  }
+
+  /** Records handed out from the memo are shared by every request that reads the session (the
+   * store interface lets callers change only copies; freezing them costs more than a decode). */
+  private remember(id: string, placed: PlacedItem | null, record: SessionRecord | null): SessionRecord | null {
+    if (placed === null) return record;
+    if (this.decoded.size >= DECODED_MAX && !this.decoded.has(id)) this.decoded.clear();
     this.decoded.set(id, { placed, record });
     return record;
   }
@@ -122,7 +121,7 @@ export class ShmSessionStore implements SessionStore {
   private write(id: string, r: SessionRecord, expiresAt: number, mode: 'create' | 'replace' | 'upsert', pointer = false): WriteResult {
     let refusal: WriteResult = 'ok';
     const result: PutResult | 'refused' = this.cache.put(id, SESSION, Buffer.from(encodeRecord(r)), seconds(expiresAt), mode, (bytes, items) => {
-      const level = levelOf(this.usage().bytes, this.memorySize);
+      const level = levelOf(this.cache.kindBytes(SESSION), this.memorySize);
       // A renewal's pointer is part of a change already let in.
       if (pointer) return true;
       if (level >= 3) refusal = 'frozen';
@@ -134,6 +133,8 @@ export class ShmSessionStore implements SessionStore {
     this.checkLevel();
     switch (result) {
       case 'ok':
+        // The next request of the session (in this process) reads what was just written.
+        this.remember(id, this.cache.takeWritten(), storedForm(r));
         return 'ok';
       case 'refused':
         return refusal;
@@ -151,10 +152,10 @@ export class ShmSessionStore implements SessionStore {
 
   /** Logs the threshold the sessions' memory crossed, up or down, once across the server. */
   private checkLevel(): void {
-    const u = this.usage();
-    const now = levelOf(u.bytes, this.memorySize);
+    const now = levelOf(this.cache.kindBytes(SESSION), this.memorySize);
     const was = this.cache.level;
     if (now === was || !this.cache.setLevel(was, now)) return;
+    const u = this.usage();
     const fields = { used: u.bytes, size: this.memorySize, percent: Math.round(u.share * 100), sessions: u.items };
     const l = log('session');
     if (now < was) l.notice(fields, `shm session store back under ${Math.round(LEVELS[was].at * 100)}% of SessionMemorySize (${fields.percent}%)`);

@@ -122,6 +122,21 @@ function keyHash(key: Buffer): number {
   return h === 0 ? 1 : h;
 }
 
+/** An item as it is stored (header, key, value), checksum included: put() copies it into the
+ * segment in one go and keeps it for takeWritten(). */
+function itemImage(key: Buffer, kind: number, value: Uint8Array, expiresAt: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  b.writeInt32LE(length, 4);
+  b.writeInt32LE(kind, 8);
+  b.writeUInt32LE(expiresAt >>> 0, 12);
+  b.writeInt32LE(key.length, 16);
+  b.writeInt32LE(0, 20);
+  key.copy(b, ITEM_HEADER);
+  b.set(value, ITEM_HEADER + key.length);
+  b.writeInt32LE(fnv(b, 4, length), 0);
+  return b;
+}
+
 function nextPowerOfTwo(n: number): number {
   let p = 1;
   while (p < n) p *= 2;
@@ -159,6 +174,8 @@ export class CacheTable {
   private readonly bitmapWord: number;
   private readonly dataOffset: number;
   private readonly token: number;
+  /** The item the last successful put() of this table wrote, as getPlaced() would return it. */
+  private written: PlacedItem | null = null;
 
   /** Bytes of a segment whose data area holds `dataBytes`: header, index and bitmap come on top. */
   static byteLength(dataBytes: number): number {
@@ -239,6 +256,14 @@ export class CacheTable {
     return Atomics.load(this.words, placed.entry + E.ptr) === ptr;
   }
 
+  /** The item the last put() that returned 'ok' wrote (as getPlaced() would find it), taken
+   * once: a writer that keeps what it made of its items (a decoded session) need not read back. */
+  takeWritten(): PlacedItem | null {
+    const w = this.written;
+    this.written = null;
+    return w;
+  }
+
   /**
    * Stores `value` under `key`: `mode` 'create' only when absent, 'replace' only when present,
    * 'upsert' either way. `allow(kind bytes after, items after)` may veto a write that would grow
@@ -257,6 +282,7 @@ export class CacheTable {
     if (length > this.itemMax) return 'too-large';
     const hash = keyHash(k);
     const need = Math.ceil(length / BLOCK_SIZE);
+    this.written = null;
     this.lock();
     try {
       const entry = this.findEntry(k, hash);
@@ -272,7 +298,8 @@ export class CacheTable {
       }
       const block = this.allocate(need);
       if (block < 0) return 'no-space';
-      this.writeItem(block, k, kind, value, expiresAt, length);
+      const image = itemImage(k, kind, value, expiresAt, length);
+      this.bytes.set(image, this.dataOffset + block * BLOCK_SIZE);
       const slot = entry >= 0 ? entry : this.freeEntry(hash);
       if (slot < 0) {
         this.release(block, need);
@@ -283,6 +310,7 @@ export class CacheTable {
       if (old > 0) this.forget(old - 1, oldKind, oldBlocks);
       Atomics.add(this.words, H.kindItems + kind, 1);
       Atomics.add(this.words, H.kindBytes + kind, need * BLOCK_SIZE);
+      this.written = { item: { value: image.subarray(ITEM_HEADER + k.length), kind, expiresAt: expiresAt >>> 0 }, entry: slot, ptr: block + 1, raw: image };
       return 'ok';
     } finally {
       this.unlock();
@@ -336,6 +364,11 @@ export class CacheTable {
       bytes.push(Atomics.load(this.words, H.kindBytes + k));
     }
     return { blocks: this.blocks, usedBlocks: Atomics.load(this.words, H.usedBlocks), items, bytes, recoveries: Atomics.load(this.words, H.recoveries) };
+  }
+
+  /** Bytes (whole blocks) items of `kind` hold now: stats() for one number, on every write. */
+  kindBytes(kind: number): number {
+    return Atomics.load(this.words, H.kindBytes + kind);
   }
 
   /** The threshold level last logged; `raiseLevel` returns true for the one caller that moved it. */
@@ -468,19 +501,6 @@ export class CacheTable {
     if (keyLength !== key.length || copy.compare(key, 0, key.length, ITEM_HEADER, ITEM_HEADER + keyLength) !== 0) return null;
     const item = { value: copy.subarray(ITEM_HEADER + keyLength), kind: copy.readInt32LE(8), expiresAt: copy.readUInt32LE(12) };
     return { item, entry, ptr, raw: copy };
-  }
-
-  private writeItem(block: number, key: Buffer, kind: number, value: Uint8Array, expiresAt: number, length: number): void {
-    const start = this.dataOffset + block * BLOCK_SIZE;
-    const b = this.bytes;
-    b.writeInt32LE(length, start + 4);
-    b.writeInt32LE(kind, start + 8);
-    b.writeUInt32LE(expiresAt >>> 0, start + 12);
-    b.writeInt32LE(key.length, start + 16);
-    b.writeInt32LE(0, start + 20);
-    key.copy(b, start + ITEM_HEADER);
-    b.set(value, start + ITEM_HEADER + key.length);
-    b.writeInt32LE(fnv(b, start + 4, start + length), start);
   }
 
   /** First fit of `n` contiguous free blocks from the cursor on; -1 when none. */
