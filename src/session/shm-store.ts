@@ -28,16 +28,16 @@ function levelOf(used: number, size: number): number {
 
 const seconds = (ms: number): number => Math.ceil(ms / 1000);
 
-/** Sessions whose decoded record a store keeps; past it the memo starts over (cheaper than
- * ordering by use: a miss costs one read and decode). */
-const DECODED_MAX = 4096;
+/** Sessions whose decoded record a store keeps, the oldest kept going first (cheaper than
+ * ordering by use: a miss costs one read and decode). Each keeps its copy of the item, which
+ * may hold a slab of Node's Buffer pool (8 KiB): a few MiB at most per event loop. */
+const DECODED_MAX = 1024;
 
 /** A session as this process last read it: the segment's bytes, and what they decode to. */
 interface Decoded {
   placed: PlacedItem;
   record: SessionRecord | null;
 }
-
 
 export class ShmSessionStore implements SessionStore {
   readonly name = 'shm' as const;
@@ -68,7 +68,7 @@ export class ShmSessionStore implements SessionStore {
    * store interface lets callers change only copies; freezing them costs more than a decode). */
   private remember(id: string, placed: PlacedItem | null, record: SessionRecord | null): SessionRecord | null {
     if (placed === null) return record;
-    if (this.decoded.size >= DECODED_MAX && !this.decoded.has(id)) this.decoded.clear();
+    if (this.decoded.size >= DECODED_MAX && !this.decoded.has(id)) this.decoded.delete(this.decoded.keys().next().value as string);
     this.decoded.set(id, { placed, record });
     return record;
   }
