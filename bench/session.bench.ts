@@ -7,7 +7,6 @@
 //
 //   node dist/bench/session.bench.js
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import { CacheTable } from '../src/shm/cache';
 import { cookieValue } from '../src/session/cookie';
@@ -19,7 +18,7 @@ import { fixedChildren, startMpmproxy } from './lib/mpmproxy';
 import { freePort, LOOPBACK } from './lib/ports';
 import { otherCpuWindow, treeCpuMs } from './lib/proc-sampler';
 import { measuredLine, resultsFile, writeResultsSection } from './lib/results';
-import { startSessionBackend } from './lib/session-backend';
+import { newSession, startSessionBackend } from './lib/session-backend';
 import { createWorkDir, type WorkDir } from './lib/work-dir';
 import { runWrk, type WrkResult } from './lib/wrk';
 
@@ -43,20 +42,6 @@ interface Run {
   /** Share of the CPUs that other work on the machine used during the run. */
   otherCpu: number;
   round: number;
-}
-
-/** The Set-Cookie of a first request that makes the session. */
-function newSession(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: LOOPBACK, port, path: '/s/write', agent: false }, (res) => {
-        res.resume();
-        const cookie = (res.headers['set-cookie'] ?? [])[0]?.split(';')[0];
-        if (res.statusCode !== 200 || !cookie) reject(new Error(`no session made: ${res.statusCode}`));
-        else resolve(cookie);
-      })
-      .on('error', reject);
-  });
 }
 
 function storeLines(store: Store, dir: WorkDir, db: TestMariadb | null): string[] {
