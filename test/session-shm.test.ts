@@ -1,8 +1,14 @@
 // The shm store on a running daemon with two children: SessionMemorySize thresholds at 70, 90
 // and 95% (seed 001), LimitCacheItem, LimitSessions, and a child killed under a load of
-// session writes.
+// session writes; and a store's decoded records, which must follow other processes' writes.
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
 import { test } from 'node:test';
+import { newSessionId, type SessionRecord } from '../src/session/record';
+import { ShmSessionStore } from '../src/session/shm-store';
+import { createCacheSegment, removeCacheSegment } from '../src/shm/cache-segment';
 import { childPids, waitFor } from './helpers/daemon';
 import { proxyDaemon } from './helpers/proxy';
 import { sessionBackend, visit } from './helpers/session';
@@ -122,4 +128,49 @@ test('a child killed with SIGKILL under a load of session writes leaves every se
     assert.equal(r.backend?.headers['x-session-v'], r.backend?.headers['x-session-w'], 'old or new, never a mix');
     assert.ok(r.backend?.headers['x-session-v'] !== undefined);
   }
+});
+
+test("a store's decoded records follow other processes' writes, removals and re-creations", async (t) => {
+  const name = `/mpmproxy-test.${process.pid}.sessions`;
+  const cache = createCacheSegment(name, 1 << 20, 8192);
+  t.after(() => removeCacheSegment(name));
+  const store = new ShmSessionStore(cache, 1 << 20, 0);
+  const elsewhere = async (op: 'update' | 'remove', id: string, r?: SessionRecord, expected = 0) => {
+    const p = fork(path.join(__dirname, 'helpers', 'session-writer.js'), [name, op, id, JSON.stringify(r ?? null)], { stdio: 'inherit' });
+    const [code] = (await once(p, 'exit')) as [number];
+    assert.equal(code, expected, `the other process's ${op}`);
+  };
+  const now = Date.now();
+  const id = newSessionId();
+  const first: SessionRecord = { created: now, touched: now, authenticated: false, principal: null, attributes: { step: '1' } };
+  assert.equal(store.create(id, first, now + 60_000), 'ok');
+  const read = store.get(id);
+  assert.deepEqual(read, first);
+  assert.equal(store.get(id), read, 'an unchanged session is not decoded again');
+
+  // Same length, same expiry: only the bytes tell the change.
+  const second = { ...first, attributes: { step: '2' } };
+  await elsewhere('update', id, second);
+  assert.deepEqual(store.get(id), second);
+  const third = { ...second, authenticated: true, principal: 'someone', attributes: { step: '3', more: 'x'.repeat(300) } };
+  await elsewhere('update', id, third);
+  assert.deepEqual(store.get(id), third);
+  await elsewhere('remove', id);
+  assert.equal(store.get(id), null);
+  await elsewhere('update', id, first, 3);
+  assert.equal(store.get(id), null, 'an update does not bring a removed session back');
+  assert.equal(new ShmSessionStore(cache, 1 << 20, 0).create(id, second, now + 60_000), 'ok');
+  assert.deepEqual(store.get(id), second, 'a session made again under the same id is read anew');
+
+  // What a store keeps of its own writes is what any reader decodes from the segment.
+  const pointer: SessionRecord = { ...first, attributes: {}, renewedTo: newSessionId(), renewedUntil: now + 5000 };
+  for (const r of [first, third, { ...third, attributes: {} }, pointer]) {
+    assert.equal(store.update(id, r, now + 60_000), 'ok');
+    assert.deepEqual(store.get(id), new ShmSessionStore(cache, 1 << 20, 0).get(id));
+  }
+  const renewed = newSessionId();
+  assert.equal(store.renew(id, renewed, third, now + 60_000, now + 5000), 'ok');
+  assert.deepEqual(store.get(id), new ShmSessionStore(cache, 1 << 20, 0).get(id));
+  assert.equal(store.get(id)?.renewedTo, renewed);
+  assert.deepEqual(store.get(renewed), third);
 });

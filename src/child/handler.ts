@@ -60,12 +60,13 @@ export function createHandler(p: HandlerParts): RequestHandler {
 }
 
 function withSession(sessions: SessionLayer, forwarder: ProxyForwarder, req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string): void {
-  const go = (session: Begun): void => {
-    // Answered by the session step, or the client left while the store was asked.
-    if (session === null || res.destroyed) return;
-    forwarder.forward(req, res, plan, url, session);
-  };
   const begun = sessions.begin(req, res, plan.session);
-  if (begun instanceof Promise) void begun.then(go);
-  else go(begun);
+  if (begun instanceof Promise) void begun.then((session) => forwardBegun(forwarder, req, res, plan, url, session));
+  else forwardBegun(forwarder, req, res, plan, url, begun);
+}
+
+function forwardBegun(forwarder: ProxyForwarder, req: http.IncomingMessage, res: http.ServerResponse, plan: ProxyPlan, url: string, session: Begun): void {
+  // Answered by the session step, or the client left while the store was asked.
+  if (session === null || res.destroyed) return;
+  forwarder.forward(req, res, plan, url, session);
 }

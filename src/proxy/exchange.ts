@@ -143,7 +143,7 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
     return true;
   }
 
-  private relayHead(statusCode: number, headers: Buffer[], statusText: string, setCookies: string[] | null): void {
+  private relayHead(statusCode: number, headers: Buffer[], statusText: string, setCookies: readonly string[] | null): void {
     const res = this.res;
     this.chunkable = res.useChunkedEncodingByDefault && this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
     const out = clientResponseHeaders(headers, this.plan, this);
@@ -161,11 +161,6 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
    */
   private sessionHead(session: RequestSession, statusCode: number, raw: Buffer[], statusText: string, resume: () => void): boolean {
     const { raw: headers, changes } = session.take(raw);
-    const relay = (c: Commit): void => {
-      if (this.clientEnd !== NOT_ENDED) return;
-      if ('status' in c) return this.refuseSession(c.reason);
-      this.relayHead(statusCode, headers, statusText, c.setCookies);
-    };
     let commit: Commit | Promise<Commit>;
     try {
       commit = session.commit(changes);
@@ -174,17 +169,23 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
       return true;
     }
     if (!(commit instanceof Promise)) {
-      relay(commit);
+      this.relaySessionHead(commit, statusCode, headers, statusText);
       return true;
     }
     commit.then(
       (c) => {
-        relay(c);
+        this.relaySessionHead(c, statusCode, headers, statusText);
         if (this.clientEnd === NOT_ENDED) resume();
       },
       (err: unknown) => this.refuseSession((err as Error)?.message ?? String(err)),
     );
     return false;
+  }
+
+  private relaySessionHead(c: Commit, statusCode: number, headers: Buffer[], statusText: string): void {
+    if (this.clientEnd !== NOT_ENDED) return;
+    if ('status' in c) return this.refuseSession(c.reason);
+    this.relayHead(statusCode, headers, statusText, c.setCookies);
   }
 
   /** The backend answered but its session change could not be stored: 503 instead. */

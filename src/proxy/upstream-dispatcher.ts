@@ -2,7 +2,7 @@
 // max= connections (requests beyond them queue for a free one, as nevisProxy's
 // KeepAlive.ConnectionPoolSize), reached directly or through a ProxyRemote proxy.
 import type { LookupFunction } from 'node:net';
-import { buildConnector, Pool, ProxyAgent } from 'undici';
+import { buildConnector, Client, Pool, ProxyAgent } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { BackendSpec } from '../config/upstreams';
 import { backendTlsOptions } from './backend-tls';
@@ -33,8 +33,7 @@ export function backendDispatcher(spec: BackendSpec, dns: DnsCache, use: Dispatc
   const lookup = dns.lookupFor(spec.dnsTtl);
   const connect = connectOptions(spec, lookup);
   const own = use.privateIdleMs;
-  const pool: Pool.Options = {
-    connections: use.probe || own !== undefined ? 1 : spec.max,
+  const client: Client.Options = {
     headersTimeout: spec.timeout,
     bodyTimeout: spec.timeout,
     keepAliveTimeout: own ?? spec.ttl ?? DEFAULT_IDLE_MS,
@@ -43,7 +42,12 @@ export function backendDispatcher(spec: BackendSpec, dns: DnsCache, use: Dispatc
     pipelining: use.probe || spec.disableReuse ? 0 : 1,
     connect,
   };
-  if (spec.remote === null) return new Pool(spec.origin, pool);
+  const pool: Pool.Options = { ...client, connections: use.probe || own !== undefined ? 1 : spec.max };
+  if (spec.remote === null) {
+    // A private connection is one Client: a Pool of one would add its queue and drain events
+    // to every request of the session.
+    return own !== undefined ? new Client(spec.origin, client) : new Pool(spec.origin, pool);
+  }
   const { credentials } = spec.remote;
   const agent = new ProxyAgent({
     uri: spec.remote.url,

@@ -72,6 +72,23 @@ export function decodeRecord(text: string): SessionRecord | null {
   return r;
 }
 
+/** The record as decodeRecord(encodeRecord(r)) gives it back, without the trip through text:
+ * what a store that keeps decoded records keeps of one it has just written. */
+export function storedForm(r: SessionRecord): SessionRecord {
+  const copy: SessionRecord = {
+    created: r.created,
+    touched: r.touched,
+    authenticated: r.authenticated,
+    principal: r.principal,
+    attributes: { ...r.attributes },
+  };
+  if (r.renewedTo !== undefined) {
+    copy.renewedTo = r.renewedTo;
+    copy.renewedUntil = r.renewedUntil ?? 0;
+  }
+  return copy;
+}
+
 /** When a session ends, in ms since 1970: idle or absolute timeout, whichever comes first; a
  * renewed id ends when its grace does. */
 export function expiryOf(r: SessionRecord, maxIdle: number, maxLifetime: number): number {

@@ -28,6 +28,10 @@ export function attachSession(req: http.IncomingMessage, s: RequestSession): voi
   (req as SessionRequest)[kSession] = s;
 }
 
+/** No Set-Cookie owed, shared by the sessions that owe none (never changed in place). */
+const NONE: readonly string[] = Object.freeze([]);
+const NO_SIGNALS: ReadonlyMap<string, string> = new Map();
+
 const PREFIX = 'x-session-';
 const SET = 'set-';
 
@@ -47,17 +51,17 @@ interface Changes {
 
 /** What answering the backend's changes came to: headers to add, or a refusal (its reason
  * null when the store's outage was logged already). */
-export type Commit = { setCookies: string[] } | { status: 503; reason: string | null };
+export type Commit = { setCookies: readonly string[] } | { status: 503; reason: string | null };
 
 export class RequestSession {
   /** The id the session is known by now (after a renewal: the new one); null without a session. */
   id: string | null;
   record: SessionRecord | null;
-  /** X-Session-* response headers this layer does not read, by lower-case name. */
-  readonly signals = new Map<string, string>();
   /** Set-Cookie values owed to the client whatever the backend says (a renewed id seen
-   * through the old cookie, a dead cookie to clear). */
-  private readonly owed: string[] = [];
+   * through the old cookie, a dead cookie to clear); made when the first is, as are `others`:
+   * most requests need neither. */
+  private owed: readonly string[] = NONE;
+  private others: Map<string, string> | null = null;
 
   constructor(
     private readonly settings: SessionSettings,
@@ -69,6 +73,11 @@ export class RequestSession {
   ) {
     this.id = id;
     this.record = record;
+  }
+
+  /** X-Session-* response headers this layer does not read, by lower-case name. */
+  get signals(): ReadonlyMap<string, string> {
+    return this.others ?? NO_SIGNALS;
   }
 
   get authenticated(): boolean {
@@ -85,7 +94,7 @@ export class RequestSession {
 
   /** The client must learn this cookie value (or have its cookie cleared) with the answer. */
   owe(cookie: string): void {
-    this.owed.push(cookie);
+    this.owed = [...this.owed, cookie];
   }
 
   /**
@@ -100,7 +109,7 @@ export class RequestSession {
       if (result !== 'ok') return result;
       this.id = id;
       this.record = record;
-      this.owed.push(setCookie(this.settings, id));
+      this.owe(setCookie(this.settings, id));
       sessionEvents.emit('created', { id });
       return result;
     });
@@ -122,29 +131,31 @@ export class RequestSession {
       if (name.startsWith(SET) && name.length > SET.length) changes.set.push([name.slice(SET.length), value]);
       else if (name === 'authenticated' && value !== '') changes.principal = value;
       else if (name === 'invalidate') changes.invalidate = true;
-      else this.signals.set(PREFIX + name, value);
+      else (this.others ??= new Map()).set(PREFIX + name, value);
     }
     return { raw: kept ?? raw, changes };
   }
 
   /** Writes what the backend asked for; resolves to the Set-Cookie values to send. */
   commit(changes: Changes | null, now = Date.now()): Maybe<Commit> {
-    const failed = (err: unknown): Commit => {
-      this.storeFailed(err);
-      return { status: 503, reason: null };
-    };
-    try {
-      const c = this.apply(changes, now);
-      return c instanceof Promise ? c.catch(failed) : c;
-    } catch (err) {
-      return failed(err);
-    }
-  }
-
-  private apply(changes: Changes | null, now: number): Maybe<Commit> {
+    // Nothing asked: the answer of most requests, with nothing to write.
     if (changes === null || (changes.set.length === 0 && changes.principal === null && !changes.invalidate)) {
       return { setCookies: this.owed };
     }
+    try {
+      const c = this.apply(changes, now);
+      return c instanceof Promise ? c.catch((err: unknown) => this.failed(err)) : c;
+    } catch (err) {
+      return this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): Commit {
+    this.storeFailed(err);
+    return { status: 503, reason: null };
+  }
+
+  private apply(changes: Changes, now: number): Maybe<Commit> {
     if (changes.invalidate) return this.invalidate();
     const before = this.record;
     const record: SessionRecord = before

@@ -30,7 +30,9 @@ export class SessionLayer {
     readonly store: SessionStore,
   ) {}
 
-  /** Null when the request was answered here; otherwise its session (maybe without an id). */
+  /** Null when the request was answered here; otherwise its session (maybe without an id).
+   * A store that answers at once (shm, sqlite) is answered at once, without a promise or a
+   * closure: this runs for every request of the path. */
   begin(req: http.IncomingMessage, res: http.ServerResponse, route: RouteSession): Maybe<Begun> {
     if (route.csrf) {
       const refusal = csrfRefusal(req, route.allowedOrigins);
@@ -40,20 +42,25 @@ export class SessionLayer {
         return null;
       }
     }
-    const s = this.settings;
-    const id = cookieValue(req.headers.cookie, s.cookieName);
+    const id = cookieValue(req.headers.cookie, this.settings.cookieName);
     let found: Maybe<RequestSession | 'invalid'>;
     try {
       found = id === null ? this.session(null, null) : this.lookup(id, Date.now());
     } catch (err) {
       return this.storeFailed(req, res, err);
     }
-    const decide = (session: RequestSession | 'invalid'): Begun => {
-      if (this.lastOutageLog !== 0) this.recovered();
-      return this.admit(req, res, route, id, session);
-    };
-    if (found instanceof Promise) return found.then(decide, (err: unknown) => this.storeFailed(req, res, err));
-    return decide(found);
+    if (found instanceof Promise) {
+      return found.then(
+        (session) => this.decide(req, res, route, id, session),
+        (err: unknown) => this.storeFailed(req, res, err),
+      );
+    }
+    return this.decide(req, res, route, id, found);
+  }
+
+  private decide(req: http.IncomingMessage, res: http.ServerResponse, route: RouteSession, id: string | null, found: RequestSession | 'invalid'): Begun {
+    if (this.lastOutageLog !== 0) this.recovered();
+    return this.admit(req, res, route, id, found);
   }
 
   private session(id: string | null, r: SessionRecord | null): RequestSession {
@@ -65,22 +72,25 @@ export class SessionLayer {
   /** The session behind a cookie value, following a renewal; 'invalid' when there is none. */
   private lookup(id: string, now: number): Maybe<RequestSession | 'invalid'> {
     if (!isSessionId(id)) return 'invalid';
-    return andThen(this.store.get(id), (r): Maybe<RequestSession | 'invalid'> => {
-      if (r === null) return 'invalid';
-      if (r.renewedTo !== undefined) {
-        const to = r.renewedTo;
-        if ((r.renewedUntil ?? 0) <= now) return 'invalid';
-        return andThen(this.store.get(to), (renewed) => {
-          if (renewed === null || this.expired(to, renewed, now)) return 'invalid';
-          const session = this.session(to, renewed);
-          // The client sent the old id: it learns the new one with this answer.
-          session.owe(setCookie(this.settings, to));
-          return this.touched(session, now);
-        });
-      }
-      if (this.expired(id, r, now)) return 'invalid';
-      return this.touched(this.session(id, r), now);
-    });
+    const r = this.store.get(id);
+    return r instanceof Promise ? r.then((record) => this.found(id, record, now)) : this.found(id, r, now);
+  }
+
+  private found(id: string, r: SessionRecord | null, now: number): Maybe<RequestSession | 'invalid'> {
+    if (r === null) return 'invalid';
+    if (r.renewedTo !== undefined) {
+      const to = r.renewedTo;
+      if ((r.renewedUntil ?? 0) <= now) return 'invalid';
+      return andThen(this.store.get(to), (renewed) => {
+        if (renewed === null || this.expired(to, renewed, now)) return 'invalid';
+        const session = this.session(to, renewed);
+        // The client sent the old id: it learns the new one with this answer.
+        session.owe(setCookie(this.settings, to));
+        return this.touched(session, now);
+      });
+    }
+    if (this.expired(id, r, now)) return 'invalid';
+    return this.touched(this.session(id, r), now);
   }
 
   private expired(id: string, r: SessionRecord, now: number): boolean {

@@ -5,8 +5,8 @@
 // no new session, at 95% an emergency line and no change at all. Each crossing is logged once,
 // by the process whose write crossed it (the segment's level word decides which one).
 import { log } from '../log/logger';
-import { SESSION, type CacheTable, type PutResult } from '../shm/cache';
-import { decodeRecord, encodeRecord, type SessionRecord } from './record';
+import { SESSION, type CacheTable, type PlacedItem, type PutResult } from '../shm/cache';
+import { decodeRecord, encodeRecord, storedForm, type SessionRecord } from './record';
 import type { ReapResult, SessionStore, WriteResult } from './store';
 
 export const NOTICE_AT = 0.7;
@@ -28,8 +28,22 @@ function levelOf(used: number, size: number): number {
 
 const seconds = (ms: number): number => Math.ceil(ms / 1000);
 
+/** Sessions whose decoded record a store keeps, the oldest kept going first (cheaper than
+ * ordering by use: a miss costs one read and decode). Each keeps its copy of the item, which
+ * may hold a slab of Node's Buffer pool (8 KiB): a few MiB at most per event loop. */
+const DECODED_MAX = 1024;
+
+/** A session as this process last read it: the segment's bytes, and what they decode to. */
+interface Decoded {
+  placed: PlacedItem;
+  record: SessionRecord | null;
+}
+
 export class ShmSessionStore implements SessionStore {
   readonly name = 'shm' as const;
+  /** Every request of a session reads it; while its bytes in the segment stay the same (checked
+   * exactly, see CacheTable.isCurrent), the record decoded last time is the answer. */
+  private readonly decoded = new Map<string, Decoded>();
 
   constructor(
     private readonly cache: CacheTable,
@@ -40,9 +54,23 @@ export class ShmSessionStore implements SessionStore {
   ) {}
 
   get(id: string): SessionRecord | null {
-    const item = this.cache.get(id);
-    if (item === null || item.kind !== SESSION) return null;
-    return decodeRecord(item.value.toString('utf8'));
+    const known = this.decoded.get(id);
+    if (known !== undefined && this.cache.isCurrent(known.placed)) return known.record;
+    const placed = this.cache.getPlaced(id);
+    if (placed === null || placed.item.kind !== SESSION) {
+      if (known !== undefined) this.decoded.delete(id);
+      return null;
+    }
+    return this.remember(id, placed, decodeRecord(placed.item.value.toString('utf8')));
+  }
+
+  /** Records handed out from the memo are shared by every request that reads the session (the
+   * store interface lets callers change only copies; freezing them costs more than a decode). */
+  private remember(id: string, placed: PlacedItem | null, record: SessionRecord | null): SessionRecord | null {
+    if (placed === null) return record;
+    if (this.decoded.size >= DECODED_MAX && !this.decoded.has(id)) this.decoded.delete(this.decoded.keys().next().value as string);
+    this.decoded.set(id, { placed, record });
+    return record;
   }
 
   create(id: string, r: SessionRecord, expiresAt: number): WriteResult {
@@ -63,6 +91,7 @@ export class ShmSessionStore implements SessionStore {
   }
 
   remove(id: string): void {
+    this.decoded.delete(id);
     this.cache.delete(id);
     this.checkLevel();
   }
@@ -92,7 +121,7 @@ export class ShmSessionStore implements SessionStore {
   private write(id: string, r: SessionRecord, expiresAt: number, mode: 'create' | 'replace' | 'upsert', pointer = false): WriteResult {
     let refusal: WriteResult = 'ok';
     const result: PutResult | 'refused' = this.cache.put(id, SESSION, Buffer.from(encodeRecord(r)), seconds(expiresAt), mode, (bytes, items) => {
-      const level = levelOf(this.usage().bytes, this.memorySize);
+      const level = levelOf(this.cache.kindBytes(SESSION), this.memorySize);
       // A renewal's pointer is part of a change already let in.
       if (pointer) return true;
       if (level >= 3) refusal = 'frozen';
@@ -104,6 +133,8 @@ export class ShmSessionStore implements SessionStore {
     this.checkLevel();
     switch (result) {
       case 'ok':
+        // The next request of the session (in this process) reads what was just written.
+        this.remember(id, this.cache.takeWritten(), storedForm(r));
         return 'ok';
       case 'refused':
         return refusal;
@@ -121,10 +152,10 @@ export class ShmSessionStore implements SessionStore {
 
   /** Logs the threshold the sessions' memory crossed, up or down, once across the server. */
   private checkLevel(): void {
-    const u = this.usage();
-    const now = levelOf(u.bytes, this.memorySize);
+    const now = levelOf(this.cache.kindBytes(SESSION), this.memorySize);
     const was = this.cache.level;
     if (now === was || !this.cache.setLevel(was, now)) return;
+    const u = this.usage();
     const fields = { used: u.bytes, size: this.memorySize, percent: Math.round(u.share * 100), sessions: u.items };
     const l = log('session');
     if (now < was) l.notice(fields, `shm session store back under ${Math.round(LEVELS[was].at * 100)}% of SessionMemorySize (${fields.percent}%)`);

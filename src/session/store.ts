@@ -19,7 +19,9 @@ export interface ReapResult {
 export interface SessionStore {
   readonly name: 'shm' | 'sqlite' | 'mariadb';
   /** The record under `id`, expired or not (the caller decides, and tells subscribers), or
-   * null. Throws SessionStoreError (or rejects with it) when the store cannot answer. */
+   * null. Throws SessionStoreError (or rejects with it) when the store cannot answer. The
+   * record may be shared with other requests of the session (the shm store keeps it): a change
+   * is made on a copy, never in place. */
   get(id: string): Maybe<SessionRecord | null>;
   /** A new session; `expiresAt` in ms since 1970. */
   create(id: string, r: SessionRecord, expiresAt: number): Maybe<WriteResult>;

@@ -93,6 +93,15 @@ export interface CachedItem {
   expiresAt: number;
 }
 
+/** An item with where its copy came from and the whole copy (header, key, value): what
+ * isCurrent compares. */
+export interface PlacedItem {
+  readonly item: CachedItem;
+  readonly entry: number;
+  readonly ptr: number;
+  readonly raw: Buffer;
+}
+
 export interface CacheStats {
   blocks: number;
   usedBlocks: number;
@@ -111,6 +120,21 @@ function keyHash(key: Buffer): number {
   const h = fnv(key, 0, key.length);
   // 0 marks an entry never hashed; any other value is a possible key.
   return h === 0 ? 1 : h;
+}
+
+/** An item as it is stored (header, key, value), checksum included: put() copies it into the
+ * segment in one go and keeps it for takeWritten(). */
+function itemImage(key: Buffer, kind: number, value: Uint8Array, expiresAt: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(length);
+  b.writeInt32LE(length, 4);
+  b.writeInt32LE(kind, 8);
+  b.writeUInt32LE(expiresAt >>> 0, 12);
+  b.writeInt32LE(key.length, 16);
+  b.writeInt32LE(0, 20);
+  key.copy(b, ITEM_HEADER);
+  b.set(value, ITEM_HEADER + key.length);
+  b.writeInt32LE(fnv(b, 4, length), 0);
+  return b;
 }
 
 function nextPowerOfTwo(n: number): number {
@@ -150,6 +174,8 @@ export class CacheTable {
   private readonly bitmapWord: number;
   private readonly dataOffset: number;
   private readonly token: number;
+  /** The item the last successful put() of this table wrote, as getPlaced() would return it. */
+  private written: PlacedItem | null = null;
 
   /** Bytes of a segment whose data area holds `dataBytes`: header, index and bitmap come on top. */
   static byteLength(dataBytes: number): number {
@@ -194,6 +220,11 @@ export class CacheTable {
 
   /** The item under `key`, copied out; null when there is none. Takes no lock. */
   get(key: string): CachedItem | null {
+    return this.getPlaced(key)?.item ?? null;
+  }
+
+  /** As get(), with what isCurrent needs to tell later whether the item is still the same. */
+  getPlaced(key: string): PlacedItem | null {
     const k = Buffer.from(key, 'utf8');
     const hash = keyHash(k);
     for (let attempt = 0; ; attempt++) {
@@ -201,11 +232,36 @@ export class CacheTable {
       if (entry < 0) return null;
       const ptr = Atomics.load(this.words, entry + E.ptr);
       if (ptr <= 0) continue;
-      const item = this.copyItem(ptr - 1, k);
+      const item = this.copyItem(entry, ptr, k);
       if (item !== null && Atomics.load(this.words, entry + E.ptr) === ptr) return item;
       // A writer replaced it while we copied: read again.
       if (attempt > 1000) throw new SharedMemoryError('cache item kept changing under a reader');
     }
+  }
+
+  /**
+   * Whether `placed`, a copy getPlaced() returned, is still its key's item: its index entry points at
+   * the same blocks and they hold the same bytes. No copy and no checksum: a reader that keeps
+   * what it made of an item (a decoded session) asks this instead of reading it again. Exact,
+   * not a guess from a sequence number: another process's write publishes new blocks, and a
+   * block reused for another item holds other bytes (its key or its checksum differ).
+   */
+  isCurrent(placed: PlacedItem): boolean {
+    const ptr = placed.ptr;
+    if (Atomics.load(this.words, placed.entry + E.ptr) !== ptr) return false;
+    const start = this.dataOffset + (ptr - 1) * BLOCK_SIZE;
+    const raw = placed.raw;
+    if (this.bytes.compare(raw, 0, raw.length, start, start + raw.length) !== 0) return false;
+    // As in get(): blocks freed and reused while we compared fail here.
+    return Atomics.load(this.words, placed.entry + E.ptr) === ptr;
+  }
+
+  /** The item the last put() that returned 'ok' wrote (as getPlaced() would find it), taken
+   * once: a writer that keeps what it made of its items (a decoded session) need not read back. */
+  takeWritten(): PlacedItem | null {
+    const w = this.written;
+    this.written = null;
+    return w;
   }
 
   /**
@@ -226,6 +282,7 @@ export class CacheTable {
     if (length > this.itemMax) return 'too-large';
     const hash = keyHash(k);
     const need = Math.ceil(length / BLOCK_SIZE);
+    this.written = null;
     this.lock();
     try {
       const entry = this.findEntry(k, hash);
@@ -241,7 +298,8 @@ export class CacheTable {
       }
       const block = this.allocate(need);
       if (block < 0) return 'no-space';
-      this.writeItem(block, k, kind, value, expiresAt, length);
+      const image = itemImage(k, kind, value, expiresAt, length);
+      this.bytes.set(image, this.dataOffset + block * BLOCK_SIZE);
       const slot = entry >= 0 ? entry : this.freeEntry(hash);
       if (slot < 0) {
         this.release(block, need);
@@ -252,6 +310,7 @@ export class CacheTable {
       if (old > 0) this.forget(old - 1, oldKind, oldBlocks);
       Atomics.add(this.words, H.kindItems + kind, 1);
       Atomics.add(this.words, H.kindBytes + kind, need * BLOCK_SIZE);
+      this.written = { item: { value: image.subarray(ITEM_HEADER + k.length), kind, expiresAt: expiresAt >>> 0 }, entry: slot, ptr: block + 1, raw: image };
       return 'ok';
     } finally {
       this.unlock();
@@ -269,8 +328,8 @@ export class CacheTable {
       const ptr = Atomics.load(this.words, entry + E.ptr);
       if (ptr <= 0) return false;
       if (onlyIf !== undefined) {
-        const item = this.copyItem(ptr - 1, k);
-        if (item === null || !onlyIf(item)) return false;
+        const copy = this.copyItem(entry, ptr, k);
+        if (copy === null || !onlyIf(copy.item)) return false;
       }
       const block = ptr - 1;
       const kind = this.words[this.itemWord(block) + I.kind];
@@ -305,6 +364,11 @@ export class CacheTable {
       bytes.push(Atomics.load(this.words, H.kindBytes + k));
     }
     return { blocks: this.blocks, usedBlocks: Atomics.load(this.words, H.usedBlocks), items, bytes, recoveries: Atomics.load(this.words, H.recoveries) };
+  }
+
+  /** Bytes (whole blocks) items of `kind` hold now: stats() for one number, on every write. */
+  kindBytes(kind: number): number {
+    return Atomics.load(this.words, H.kindBytes + kind);
   }
 
   /** The threshold level last logged; `raiseLevel` returns true for the one caller that moved it. */
@@ -425,9 +489,9 @@ export class CacheTable {
     return this.bytes.compare(key, 0, key.length, start, start + key.length) === 0;
   }
 
-  /** A whole, checked copy of the item at `block` if it is `key`'s, else null. */
-  private copyItem(block: number, key: Buffer): CachedItem | null {
-    const start = this.dataOffset + block * BLOCK_SIZE;
+  /** A whole, checked copy of the item `entry` points at (`ptr`) if it is `key`'s, else null. */
+  private copyItem(entry: number, ptr: number, key: Buffer): PlacedItem | null {
+    const start = this.dataOffset + (ptr - 1) * BLOCK_SIZE;
     const length = this.words[(start >> 2) + I.length];
     if (length < ITEM_HEADER || start + length > this.bytes.length) return null;
     const copy = Buffer.allocUnsafe(length);
@@ -435,20 +499,8 @@ export class CacheTable {
     if (fnv(copy, 4, length) !== copy.readInt32LE(0)) return null;
     const keyLength = copy.readInt32LE(16);
     if (keyLength !== key.length || copy.compare(key, 0, key.length, ITEM_HEADER, ITEM_HEADER + keyLength) !== 0) return null;
-    return { value: copy.subarray(ITEM_HEADER + keyLength), kind: copy.readInt32LE(8), expiresAt: copy.readUInt32LE(12) };
-  }
-
-  private writeItem(block: number, key: Buffer, kind: number, value: Uint8Array, expiresAt: number, length: number): void {
-    const start = this.dataOffset + block * BLOCK_SIZE;
-    const b = this.bytes;
-    b.writeInt32LE(length, start + 4);
-    b.writeInt32LE(kind, start + 8);
-    b.writeUInt32LE(expiresAt >>> 0, start + 12);
-    b.writeInt32LE(key.length, start + 16);
-    b.writeInt32LE(0, start + 20);
-    key.copy(b, start + ITEM_HEADER);
-    b.set(value, start + ITEM_HEADER + key.length);
-    b.writeInt32LE(fnv(b, start + 4, start + length), start);
+    const item = { value: copy.subarray(ITEM_HEADER + keyLength), kind: copy.readInt32LE(8), expiresAt: copy.readUInt32LE(12) };
+    return { item, entry, ptr, raw: copy };
   }
 
   /** First fit of `n` contiguous free blocks from the cursor on; -1 when none. */

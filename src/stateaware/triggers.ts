@@ -21,6 +21,9 @@ function opensHandshake(value: string): boolean {
   return scheme.startsWith('ntlm') || scheme.startsWith('negotiate');
 }
 
+/** What nearly every response says: nothing. Shared, so that reading it allocates nothing. */
+const NOTHING: Triggers = Object.freeze({ say: null, handshake: false });
+
 /** Reads the triggers and takes X-StateAware out of `raw` (in place). */
 export function readTriggers(statusCode: number, raw: Buffer[]): Triggers {
   let say: Triggers['say'] = null;
@@ -34,5 +37,5 @@ export function readTriggers(statusCode: number, raw: Buffer[]): Triggers {
       handshake = true;
     }
   }
-  return { say, handshake };
+  return say === null && !handshake ? NOTHING : { say, handshake };
 }
