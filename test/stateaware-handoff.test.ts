@@ -351,8 +351,10 @@ test('a retiring owner keeps a connection handed over for its session open past 
   });
   const s = await login(d, 'staying');
   d.signal('SIGUSR1');
-  // The new generation accepts every connection now; the old owner accepts none.
+  // The new generation accepts every connection now; the old owner accepts none (once it has
+  // taken in the restart: the master marks it stopping before).
   await d.waitAccepting(1, 1);
+  await waitFor('the old owner to stop accepting', async () => (await d.status()).processes.some((p) => p.pid === s.owner && p.accepting === 0));
   const before = handoffs(d).length;
   const { text, socket } = await raw(d, [get('/app/whoami', s.cookie)], { responses: 1 });
   assert.equal((await handoffsSince(d, before)).length, 1, `not handed over\n${logText(d)}`);
