@@ -518,34 +518,47 @@ describe('loader', () => {
   });
 });
 
+/** A connection from another process (so that it sends while this one waits) that connects,
+ * waits 150 ms, sends `text` and ends. `look` runs on the accepted socket's descriptor within the
+ * accept callback, so the event loop cannot read the socket meanwhile; the answer is what the
+ * socket's own reads then get. */
+function queuedConnection(text: string, look: (fd: number) => void): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const server = net.createServer((socket) => {
+      server.close();
+      look((socket as unknown as { _handle: { fd: number } })._handle.fd);
+      let read = '';
+      socket.on('data', (d: Buffer) => (read += d.toString()));
+      socket.on('end', () => resolve(read));
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      const client = spawn(process.execPath, ['-e', `const s = require('net').connect(${port}, '127.0.0.1', () => setTimeout(() => s.end(${JSON.stringify(text)}), 150))`]);
+      client.on('error', reject);
+    });
+  });
+}
+
+const pause = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+function errnoOf(call: () => unknown): string {
+  try {
+    call();
+    return 'no error';
+  } catch (err) {
+    return (err as NativeAddonError).errno ?? '';
+  }
+}
+
 describe('peek', () => {
   test('shows the bytes queued on a connection without taking them; nothing yet is an empty buffer', async () => {
     const seen: string[] = [];
-    const read = new Promise<string>((resolve, reject) => {
-      const server = net.createServer((socket) => {
-        server.close();
-        // All within this callback: the event loop cannot read the socket meanwhile.
-        const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-        seen.push(native.peek(fd, 24).toString());
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-        seen.push(native.peek(fd, 14).toString(), native.peek(fd, 24).toString());
-        try {
-          native.peek(fd, 16384 + 6);
-        } catch (err) {
-          seen.push((err as NativeAddonError).errno ?? '');
-        }
-        let text = '';
-        socket.on('data', (d: Buffer) => (text += d.toString()));
-        socket.on('end', () => resolve(text));
-      });
-      server.listen(0, '127.0.0.1', () => {
-        const port = (server.address() as net.AddressInfo).port;
-        // Another process, so that it sends while this one waits.
-        const client = spawn(process.execPath, ['-e', `const s = require('net').connect(${port}, '127.0.0.1', () => setTimeout(() => s.end('PRI * HTTP/2.0 and more'), 150))`]);
-        client.on('error', reject);
-      });
+    const read = await queuedConnection('PRI * HTTP/2.0 and more', (fd) => {
+      seen.push(native.peek(fd, 24).toString());
+      pause(500);
+      seen.push(native.peek(fd, 14).toString(), native.peek(fd, 24).toString(), errnoOf(() => native.peek(fd, 16384 + 6)));
     });
-    assert.equal(await read, 'PRI * HTTP/2.0 and more', 'peeking took nothing');
+    assert.equal(read, 'PRI * HTTP/2.0 and more', 'peeking took nothing');
     assert.deepEqual(seen, ['', 'PRI * HTTP/2.0', 'PRI * HTTP/2.0 and more', 'EINVAL']);
   });
 });
@@ -553,33 +566,15 @@ describe('peek', () => {
 describe('readQueued', () => {
   test('takes the bytes queued on a connection without waiting; nothing yet, or the end, is an empty buffer', async () => {
     const seen: string[] = [];
-    const rest = new Promise<string>((resolve, reject) => {
-      const server = net.createServer((socket) => {
-        server.close();
-        // All within this callback: the event loop cannot read the socket meanwhile.
-        const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
-        seen.push(native.readQueued(fd, 1024).toString());
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-        seen.push(native.readQueued(fd, 4).toString(), native.readQueued(fd, 1024).toString());
-        try {
-          native.readQueued(fd, 16 * 1024 + 1);
-        } catch (err) {
-          seen.push((err as NativeAddonError).errno ?? '');
-        }
-        // The client has ended: nothing more, and the socket's own reads still see the end.
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
-        seen.push(native.readQueued(fd, 1024).toString());
-        let text = '';
-        socket.on('data', (d: Buffer) => (text += d.toString()));
-        socket.on('end', () => resolve(text));
-      });
-      server.listen(0, '127.0.0.1', () => {
-        const port = (server.address() as net.AddressInfo).port;
-        const client = spawn(process.execPath, ['-e', `const s = require('net').connect(${port}, '127.0.0.1', () => setTimeout(() => s.end('GET / HTTP/1.1'), 150))`]);
-        client.on('error', reject);
-      });
+    const rest = await queuedConnection('GET / HTTP/1.1', (fd) => {
+      seen.push(native.readQueued(fd, 1024).toString());
+      pause(500);
+      seen.push(native.readQueued(fd, 4).toString(), native.readQueued(fd, 1024).toString(), errnoOf(() => native.readQueued(fd, 16 * 1024 + 1)));
+      // The client has ended: nothing more, and the socket's own reads still see the end.
+      pause(300);
+      seen.push(native.readQueued(fd, 1024).toString());
     });
-    assert.equal(await rest, '', 'what was taken is not read again');
+    assert.equal(rest, '', 'what was taken is not read again');
     assert.deepEqual(seen, ['', 'GET ', '/ HTTP/1.1', 'EINVAL', '']);
   });
 });
