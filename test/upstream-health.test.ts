@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { request, sleep, waitFor } from './helpers/daemon';
 import { childPidsOf, launch, logText, logsMatching, stopDaemon } from './helpers/mpm';
 import { namedBackend, refusedPort, tally } from './helpers/upstream';
+import { closeServer } from './helpers/close-server';
 
 const statusPage = '<Location /server-status>\n SetHandler server-status\n</Location>';
 
@@ -46,13 +47,7 @@ test('retry=: a refused member is out in every child, tried again once per retry
     sockets.add(s);
   });
   await new Promise<void>((resolve) => revived.listen(port, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        revived.close(() => resolve());
-      }),
-  );
+  t.after(() => closeServer(revived, sockets));
   await sleep(2200);
   const third = await tally(daemon, '/pair/', 10);
   assert.ok((third.get('revived') ?? 0) >= 4 && third.get('HTTP_502') === undefined, JSON.stringify([...third]));

@@ -5,6 +5,7 @@
 //   anything else       'backend ok'
 import http from 'node:http';
 import type net from 'node:net';
+import { closeServer } from './close-server';
 
 export interface Backend {
   port: number;
@@ -93,10 +94,6 @@ export async function startBackend(): Promise<Backend> {
     get requests() {
       return state.requests;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server, sockets),
   } as Backend;
 }

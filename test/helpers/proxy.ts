@@ -11,6 +11,7 @@ import type { TestContext } from 'node:test';
 import forge from 'node-forge';
 import { childPids, type Daemon, type LogLine } from './daemon';
 import { launch } from './mpm';
+import { closeServer } from './close-server';
 
 export interface SeenRequest {
   method: string;
@@ -49,13 +50,7 @@ async function listenForTest(t: TestContext, server: net.Server): Promise<number
     s.on('close', () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
+  t.after(() => closeServer(server, sockets));
   return (server.address() as net.AddressInfo).port;
 }
 

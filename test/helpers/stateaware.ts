@@ -15,6 +15,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { TestContext } from 'node:test';
 import { digest } from './proxy';
+import { closeServer } from './close-server';
 
 export interface Arrival {
   path: string;
@@ -119,13 +120,7 @@ export async function statefulBackend(t: TestContext): Promise<StatefulBackend> 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   state.url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
+  t.after(() => closeServer(server, sockets));
   return state;
 }
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { request, tempDir } from './daemon';
 import type { Daemon, HttpResult } from './daemon';
+import { closeServer } from './close-server';
 
 export interface NamedBackend {
   name: string;
@@ -92,11 +93,7 @@ export async function namedBackend(t: TestContext, name: string, o: NamedBackend
   await new Promise<void>((resolve) => server.listen(0, o.host ?? '127.0.0.1', resolve));
   state.port = (server.address() as net.AddressInfo).port;
   state.url = `${o.tls ? 'https' : 'http'}://${o.host ?? '127.0.0.1'}:${state.port}`;
-  state.close = () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
+  state.close = () => closeServer(server, sockets);
   t.after(() => state.close());
   return state;
 }
@@ -238,13 +235,7 @@ export async function connectProxy(t: TestContext, user: string, pass: string): 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   state.port = (server.address() as net.AddressInfo).port;
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  );
+  t.after(() => closeServer(server, sockets));
   return state;
 }
 
