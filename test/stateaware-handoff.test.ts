@@ -343,6 +343,48 @@ test('a TLS connection is never handed over: its requests are relayed', async (t
   assert.ok(relayed > 0, `no TLS request was relayed\n${logText(d)}`);
 });
 
+test('first requests the look at new connections cannot use: too long, in pieces, stalled, abandoned', async (t) => {
+  const backend = await statefulBackend(t);
+  const d = await launch(t, { config: config(backend, ['Timeout 2', 'LimitRequestHeader 2048']), waitChildren: CHILDREN });
+  const s = await login(d, 'dave');
+
+  await t.test('a header block over LimitRequestHeader gets 431 wherever it lands, and is not handed over', async () => {
+    const before = handoffs(d).length;
+    for (let i = 0; i < 6; i++) {
+      const long = Buffer.from(`GET /app/whoami HTTP/1.1\r\nHost: x\r\nCookie: ${s.cookie}\r\nX-Filler: ${'f'.repeat(3000)}\r\n\r\n`);
+      const { text } = await raw(d, [long]);
+      assert.match(text, /^HTTP\/1\.1 431 /, text.slice(0, 200));
+    }
+    assert.equal((await handoffsSince(d, before, 200)).length, 0);
+  });
+
+  await t.test('a header block that comes in pieces is served whole by the owner', async () => {
+    await untilHandedOff(d, s, async () => {
+      const head = `GET /app/whoami HTTP/1.1\r\nHost: x\r\nCookie: ${s.cookie}\r\nConnection: close\r\n\r\n`;
+      const parts = [head.slice(0, 20), head.slice(20, 50), head.slice(50)].map((p) => Buffer.from(p));
+      const [r] = bodies((await raw(d, parts, { gapMs: 40 })).text);
+      assert.deepEqual([r.status, r.body.port], [200, s.port]);
+    });
+  });
+
+  await t.test('a header block that stops coming gets 408 after Timeout', async () => {
+    for (let i = 0; i < 3; i++) {
+      const started = Date.now();
+      const { text } = await raw(d, [Buffer.from(`GET /app/whoami HTTP/1.1\r\nHost: x\r\nCookie: ${s.cookie}\r\n`)]);
+      const took = Date.now() - started;
+      assert.match(text, /^HTTP\/1\.1 408 /, text);
+      assert.ok(took >= 1500 && took < 6000, `answered after ${took} ms`);
+    }
+  });
+
+  await t.test('a client that leaves in the middle of its header block leaves nothing open', async () => {
+    for (let i = 0; i < 6; i++) await raw(d, [Buffer.from(`GET /app/whoami HTTP/1.1\r\nCookie: ${s.cookie}`)], { end: true });
+    await waitFor('every connection to end', async () => (await d.status()).processes.reduce((n, p) => n + p.conns, 0) === 1);
+    const r = await request(d.port, '/app/whoami', { headers: { cookie: s.cookie } });
+    assert.deepEqual([r.status, (JSON.parse(r.body.toString()) as { port: number }).port], [200, s.port]);
+  });
+});
+
 test('a retiring owner keeps a connection handed over for its session open past ExitTimeout, and closes it once the session ends', async (t) => {
   const backend = await statefulBackend(t);
   const d = await launch(t, {
