@@ -97,3 +97,17 @@ test('ListenBacklog 37: the kernel queue of the listening socket is 37 (ss -ltn 
   const d = await daemonFor(t, { config: config('ListenBacklog 37'), waitChildren: 1 });
   assert.equal(await listenQueueLimit(d.port), 37);
 });
+
+test('ListenBacklog changed by a graceful restart applies to the kept listener, with sessions on too', async (t) => {
+  if (!hasCommand('ss')) return t.skip('ss is not installed');
+  // With sessions on a proxied path, children accept through the addon and never listen() on the
+  // socket themselves. The backend is never asked.
+  const sessions = ['Session On', `ProxyPass /app/ http://127.0.0.1:${await freePort()}/`];
+  const d = await daemonFor(t, { config: config('ListenBacklog 37', ...sessions), waitChildren: 1 });
+  assert.equal(await listenQueueLimit(d.port), 37);
+  d.writeConfig(config('ListenBacklog 53', ...sessions));
+  d.signal('SIGUSR1');
+  await d.waitAccepting(1, 1);
+  assert.equal(await listenQueueLimit(d.port), 53);
+  assert.equal((await fetchText('127.0.0.1', d.port, '/server-status?auto')).status, 200);
+});

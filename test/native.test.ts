@@ -563,19 +563,53 @@ describe('peek', () => {
   });
 });
 
-describe('readQueued', () => {
-  test('takes the bytes queued on a connection without waiting; nothing yet, or the end, is an empty buffer', async () => {
-    const seen: string[] = [];
-    const rest = await queuedConnection('GET / HTTP/1.1', (fd) => {
-      seen.push(native.readQueued(fd, 1024).toString());
-      pause(500);
-      seen.push(native.readQueued(fd, 4).toString(), native.readQueued(fd, 1024).toString(), errnoOf(() => native.readQueued(fd, 16 * 1024 + 1)));
-      // The client has ended: nothing more, and the socket's own reads still see the end.
-      pause(300);
-      seen.push(native.readQueued(fd, 1024).toString());
-    });
-    assert.equal(rest, '', 'what was taken is not read again');
-    assert.deepEqual(seen, ['', 'GET ', '/ HTTP/1.1', 'EINVAL', '']);
+describe('acceptConnection', () => {
+  test('accepts the next waiting connection with the bytes it has sent so far; none waiting is null', async () => {
+    const listener = native.listenSocket({ host: '127.0.0.1', port: 0, backlog: 16 });
+    const port = native.localPort(listener);
+    const clients: net.Socket[] = [];
+    try {
+      assert.equal(native.acceptConnection(listener, 1024), null);
+      const talker = net.connect(port, '127.0.0.1', () => talker.write('GET / HTTP/1.1\r\n'));
+      clients.push(talker);
+      await sleep(200);
+      const quiet = net.connect(port, '127.0.0.1');
+      clients.push(quiet);
+      await once(quiet, 'connect');
+      await sleep(100);
+
+      const first = native.acceptConnection(listener, 1024);
+      assert.ok(first !== null);
+      assert.equal(first.payload.toString(), 'GET / HTTP/1.1\r\n');
+      const O_NONBLOCK = 0o4000;
+      const O_CLOEXEC = 0o2000000;
+      const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${first.fd}`, 'utf8'))?.[1] ?? '0', 8);
+      assert.equal(flags & (O_NONBLOCK | O_CLOEXEC), O_NONBLOCK | O_CLOEXEC);
+      // The descriptor is the live connection: what was taken is not read again, what follows is.
+      const served = new net.Socket({ fd: first.fd, readable: true, writable: true });
+      let rest = '';
+      served.on('data', (d: Buffer) => (rest += d.toString()));
+      const answer = once(talker, 'data');
+      served.write('hello');
+      assert.equal(String((await answer)[0]), 'hello');
+      talker.end('Host: x\r\n\r\n');
+      await once(served, 'end');
+      assert.equal(rest, 'Host: x\r\n\r\n');
+      served.destroy();
+
+      const second = native.acceptConnection(listener, 1024);
+      assert.ok(second !== null);
+      assert.equal(second.payload.length, 0, 'nothing sent yet');
+      native.close(second.fd);
+      assert.equal(native.acceptConnection(listener, 1024), null);
+      assert.equal(errnoOf(() => native.acceptConnection(listener, 16 * 1024 + 1)), 'EINVAL');
+      const notListening = native.dup(0);
+      assert.notEqual(errnoOf(() => native.acceptConnection(notListening, 1024)), 'no error');
+      native.close(notListening);
+    } finally {
+      for (const c of clients) c.destroy();
+      native.close(listener);
+    }
   });
 });
 

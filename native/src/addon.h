@@ -48,5 +48,8 @@ int get_string_alloc(napi_env env, napi_value value, const char *call, const cha
 
 napi_value make_int(napi_env env, int64_t value);
 napi_value make_undefined(napi_env env);
+/* {fd, payload}: a descriptor this process now owns and bytes that came with it. On failure
+ * the descriptor is closed and an exception is pending (NULL). */
+napi_value make_fd_payload(napi_env env, const char *call, int fd, const char *data, size_t len);
 
 #endif

@@ -150,19 +150,6 @@ static void close_received(struct msghdr *msg) {
   }
 }
 
-static napi_value received(napi_env env, int fd, const char *data, size_t len) {
-  napi_value result, fd_value, payload;
-  if (napi_create_object(env, &result) != napi_ok ||
-      napi_create_buffer_copy(env, len, data, NULL, &payload) != napi_ok ||
-      napi_create_int32(env, fd, &fd_value) != napi_ok ||
-      napi_set_named_property(env, result, "fd", fd_value) != napi_ok ||
-      napi_set_named_property(env, result, "payload", payload) != napi_ok) {
-    if (fd >= 0) close(fd);
-    return throw_napi_failure(env, "recvFd");
-  }
-  return result;
-}
-
 /* One message: {fd, payload}; null when none waits; {fd: -1, payload: empty} when the peer
  * closed. A message without exactly one descriptor, or cut short, is an EPROTO error (its
  * descriptors are closed). */
@@ -198,7 +185,7 @@ static napi_value recv_fd_js(napi_env env, napi_callback_info info) {
                 cmsg->cmsg_len == CMSG_LEN(sizeof(int)) && CMSG_NXTHDR(&msg, cmsg) == NULL;
   if (got == 0 && cmsg == NULL) {
     free(data);
-    return received(env, -1, "", 0);
+    return make_fd_payload(env, "recvFd", -1, "", 0);
   }
   if (!one_fd || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
     close_received(&msg);
@@ -207,7 +194,7 @@ static napi_value recv_fd_js(napi_env env, napi_callback_info info) {
   }
   int fd;
   memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-  result = received(env, fd, data, (size_t)got);
+  result = make_fd_payload(env, "recvFd", fd, data, (size_t)got);
   free(data);
   return result;
 }

@@ -1,7 +1,9 @@
+#define _GNU_SOURCE /* accept4 */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -140,6 +142,18 @@ static napi_value dup_js(napi_env env, napi_callback_info info) {
   return make_int(env, copy);
 }
 
+/* setBacklog(fd, backlog): listen() again on a listening socket, which changes only its backlog. */
+static napi_value set_backlog_js(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd, backlog;
+  if (get_args(env, info, 2, argv) != 0 ||
+      get_int(env, argv[0], "setBacklog", "fd", 0, INT32_MAX, &fd) != 0 ||
+      get_int(env, argv[1], "setBacklog", "backlog", 0, INT32_MAX, &backlog) != 0)
+    return NULL;
+  if (listen((int)fd, (int)backlog) != 0) return throw_errno(env, errno, "listen", "listener");
+  return make_undefined(env);
+}
+
 static napi_value close_js(napi_env env, napi_callback_info info) {
   int fd;
   char text[16];
@@ -165,21 +179,21 @@ static napi_value local_port_js(napi_env env, napi_callback_info info) {
   return throw_errno(env, EAFNOSUPPORT, "getsockname", text);
 }
 
-/* Up to `max` bytes of what a connected socket has received, without waiting: `flags` MSG_PEEK
- * leaves them queued. An empty buffer when none have come yet, at end of stream, or when the
- * socket failed: a caller that must know more reads the socket as usual, and sees it then. */
-static napi_value queued(napi_env env, napi_callback_info info, const char *call, int flags,
-                         int64_t limit) {
+/* peek(fd, max): up to max of the bytes a connected socket has received, left in its queue, without
+ * waiting; max reaches a whole TLS record with its header (a ClientHello). An empty buffer when none
+ * have come yet, at end of stream, or when the socket failed: a caller that must know more reads
+ * the socket as usual, and sees it then. */
+static napi_value peek_js(napi_env env, napi_callback_info info) {
+  static const char call[] = "peek";
   napi_value argv[2], out;
   int64_t fd, max;
-  /* A whole TLS record with its header: a ClientHello. */
   char buf[16384 + 5];
   if (get_args(env, info, 2, argv) != 0 ||
       get_int(env, argv[0], call, "fd", 0, INT32_MAX, &fd) != 0 ||
-      get_int(env, argv[1], call, "max", 1, limit, &max) != 0)
+      get_int(env, argv[1], call, "max", 1, (int64_t)sizeof buf, &max) != 0)
     return NULL;
   ssize_t n;
-  do n = recv((int)fd, buf, (size_t)max, flags | MSG_DONTWAIT);
+  do n = recv((int)fd, buf, (size_t)max, MSG_PEEK | MSG_DONTWAIT);
   while (n < 0 && errno == EINTR);
   if (n < 0) n = 0;
   if (napi_create_buffer_copy(env, (size_t)n, buf, NULL, &out) != napi_ok)
@@ -187,22 +201,49 @@ static napi_value queued(napi_env env, napi_callback_info info, const char *call
   return out;
 }
 
-/* peek(fd, max): the first bytes, left in the queue; max reaches a whole TLS record with its
- * header (a ClientHello). */
-static napi_value peek_js(napi_env env, napi_callback_info info) {
-  return queued(env, info, "peek", MSG_PEEK, 16384 + 5);
-}
-
-/* readQueued(fd, max): the bytes already received, taken; max at most 16 KiB. */
-static napi_value read_queued_js(napi_env env, napi_callback_info info) {
-  return queued(env, info, "readQueued", 0, 16 * 1024);
+/* acceptConnection(listener, max): the next connection waiting on a listening socket, accepted
+ * non-blocking and close-on-exec with TCP_NODELAY set, and up to max (at most 16 KiB) of the
+ * bytes it has already sent, taken from its queue: {fd, payload}, payload empty when nothing has
+ * come yet. Null when no connection waits. A connection reset before it is accepted is skipped.
+ * Accepting and reading in one call lets the caller decide where a connection is served before
+ * any JavaScript object exists for it. */
+static napi_value accept_connection_js(napi_env env, napi_callback_info info) {
+  static const char call[] = "acceptConnection";
+  napi_value argv[2], none;
+  int64_t listener, max;
+  char buf[16 * 1024];
+  if (get_args(env, info, 2, argv) != 0 ||
+      get_int(env, argv[0], call, "listener", 0, INT32_MAX, &listener) != 0 ||
+      get_int(env, argv[1], call, "max", 1, (int64_t)sizeof buf, &max) != 0)
+    return NULL;
+  /* Whoever accepts must never wait: the flag belongs to the socket all children share, and a
+   * net.Server elsewhere sets it too, but nothing else guarantees it has. */
+  int status = fcntl((int)listener, F_GETFL);
+  if (status >= 0 && (status & O_NONBLOCK) == 0) (void)fcntl((int)listener, F_SETFL, status | O_NONBLOCK);
+  int fd;
+  do fd = accept4((int)listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
+  if (fd < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return throw_errno(env, errno, "accept4", "listener");
+    napi_get_null(env, &none);
+    return none;
+  }
+  /* Only TCP listeners come here; a failure would only mean a slower first write. */
+  (void)set_option(fd, IPPROTO_TCP, TCP_NODELAY, 1);
+  ssize_t n;
+  do n = recv(fd, buf, (size_t)max, MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  /* Nothing yet, the end or an error: the socket's own first read reports the last two. */
+  if (n < 0) n = 0;
+  return make_fd_payload(env, call, fd, buf, (size_t)n);
 }
 
 const addon_function socket_functions[] = {
     {"peek", peek_js},
-    {"readQueued", read_queued_js},
+    {"acceptConnection", accept_connection_js},
     {"listenSocket", listen_socket_js},
     {"dup", dup_js},
+    {"setBacklog", set_backlog_js},
     {"close", close_js},
     {"localPort", local_port_js},
     {NULL, NULL},

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addon.h"
 
@@ -88,5 +89,19 @@ napi_value make_int(napi_env env, int64_t value) {
 napi_value make_undefined(napi_env env) {
   napi_value result = NULL;
   napi_get_undefined(env, &result);
+  return result;
+}
+
+napi_value make_fd_payload(napi_env env, const char *call, int fd, const char *data, size_t len) {
+  napi_value result, fd_value, payload;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_create_buffer_copy(env, len, data, NULL, &payload) != napi_ok ||
+      napi_create_int32(env, fd, &fd_value) != napi_ok ||
+      napi_set_named_property(env, result, "fd", fd_value) != napi_ok ||
+      napi_set_named_property(env, result, "payload", payload) != napi_ok) {
+    napi_value pending = throw_napi_failure(env, call);
+    if (fd >= 0) close(fd);
+    return pending;
+  }
   return result;
 }

@@ -9,39 +9,70 @@
 import net from 'node:net';
 import { loadNative } from '../native';
 
-export class Acceptor {
+const RETRY_MS = 100;
+
+/** An acceptor on one listener: the server resumes and pauses it; a failed accept (EMFILE and
+ * friends) stops it for a moment rather than spin, the connections staying queued, and it
+ * starts again only if the server still wants connections then. */
+export abstract class ConnectionAcceptor {
+  private wanted = false;
+
+  constructor(private readonly onError: (err: Error) => void) {}
+
+  abstract get accepting(): boolean;
+
+  resume(): void {
+    this.wanted = true;
+    this.start();
+  }
+
+  pause(): void {
+    this.wanted = false;
+    this.stop();
+  }
+
+  protected failed(err: Error): void {
+    this.stop();
+    setTimeout(() => {
+      if (this.wanted) this.start();
+    }, RETRY_MS).unref();
+    this.onError(err);
+  }
+
+  protected abstract start(): void;
+  protected abstract stop(): void;
+}
+
+export class Acceptor extends ConnectionAcceptor {
   private server: net.Server | null = null;
 
   constructor(
     private readonly fd: number,
     private readonly backlog: number,
     private readonly onConnection: (socket: net.Socket) => void,
-    private readonly onError: (err: Error) => void,
+    onError: (err: Error) => void,
     /** For each accepted socket (LimitPacket sets its buffer size). */
     private readonly socketOptions: net.ServerOpts = {},
-  ) {}
+  ) {
+    super(onError);
+  }
 
   get accepting(): boolean {
     return this.server !== null;
   }
 
-  resume(): void {
+  protected start(): void {
     if (this.server) return;
     const copy = loadNative().dup(this.fd);
     const server = net.createServer({ ...this.socketOptions, noDelay: true }, (socket) => this.onConnection(socket));
-    server.on('error', (err) => {
-      // EMFILE and friends: stop for a moment rather than spin; the socket stays queued.
-      this.pause();
-      setTimeout(() => this.resume(), 100).unref();
-      this.onError(err);
-    });
+    server.on('error', (err) => this.failed(err));
     // listen() runs again on the socket: it must keep ListenBacklog (Node reads the backlog only
     // from this argument when given a descriptor, and would otherwise set 511).
     server.listen({ fd: copy }, this.backlog);
     this.server = server;
   }
 
-  pause(): void {
+  protected stop(): void {
     const server = this.server;
     if (!server) return;
     this.server = null;

@@ -24,12 +24,13 @@ import { logRefusal, parseRefusal, refusalHead } from '../proxy/framing';
 import type { RequestRecord, Scoreboard } from '../shm/scoreboard';
 import { WorkerState } from '../shm/scoreboard';
 import { GOING_AWAY, type WebSocketTunnels } from '../websocket/tunnels';
-import { Acceptor } from './acceptor';
+import { Acceptor, type ConnectionAcceptor } from './acceptor';
+import { DirectAcceptor } from './direct-acceptor';
 import type { ConnectionBudget } from './connection-budget';
 import { RequestSlots, type SlotGrant } from './request-slots';
 import type { RequestHandler } from './handler';
 import type { TlsTerminator } from '../tls/terminator';
-import { HANDED_OFF, SERVE_HERE, type ConnectionHandoff } from '../stateaware/connection-handoff';
+import { HANDED_OFF, INCOMPLETE, type ConnectionHandoff } from '../stateaware/connection-handoff';
 
 export interface InheritedListener {
   fd: number;
@@ -133,7 +134,7 @@ export class ConnectionServer {
   readonly http: http.Server;
   /** With Protocols h2 or h2c: HTTP/2 for the connections that ask for it. */
   private readonly h2: H2Front | null;
-  private readonly acceptors: Acceptor[];
+  private readonly acceptors: ConnectionAcceptor[];
   private readonly slots: RequestSlots;
   private readonly conns = new Map<net.Socket, Conn>();
   /** Connections in their TLS handshake, by their TCP endpoints (which the TLS socket made of
@@ -184,9 +185,12 @@ export class ConnectionServer {
           onSession: (socket, session) => this.onSession(socket, session),
         })
       : null;
-    this.acceptors = o.listeners.map(
-      (l) => new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket, l), (err) => this.onAcceptError(l, err), o.limits.socketOptions),
-    );
+    this.acceptors = o.listeners.map((l) => {
+      const onError = (err: Error): void => this.onAcceptError(l, err);
+      // With sessions, where a plain connection is served is decided before it has a Node socket.
+      if (o.handoff !== null && l.spec.protocol !== 'https') return new DirectAcceptor(l.fd, (fd, head) => this.onAccepted(fd, head, l), onError);
+      return new Acceptor(l.fd, s.listenBacklog, (socket) => this.onConnection(socket, l), onError, o.limits.socketOptions);
+    });
     this.slots = new RequestSlots(o.mode === 'request' ? o.workerSlots.length : 0);
     this.connectionSlot = o.workerSlots[0];
     for (const t of o.workerSlots) o.scoreboard.setWorkerState(o.processSlot, t, WorkerState.READY);
@@ -268,28 +272,37 @@ export class ConnectionServer {
   /** A plain connection another child handed over (docs/state-aware.md), with the bytes it
    * read from it: served and counted here as if accepted here. */
   adopt(fd: number, head: Buffer): void {
-    const socket = new net.Socket({ fd, readable: true, writable: true, ...this.o.limits.socketOptions });
-    socket.unshift(head);
-    this.onConnection(socket, null);
+    this.onConnection(this.socketOf(fd, head), null);
   }
 
-  /** `l`: the listener that accepted it; null for an adopted connection. */
-  private onConnection(socket: net.Socket, l: InheritedListener | null): void {
+  /** A plain connection a DirectAcceptor took (sessions on), with what it has sent so far. One
+   * for a state-aware session another child owns is that child's to count and limit: it goes
+   * before anything is counted here (but it took this child's ticket). */
+  private onAccepted(fd: number, head: Buffer, l: InheritedListener): void {
+    const o = this.o;
+    const at = (o.handoff as ConnectionHandoff).atAccept(fd, head);
+    if (at === HANDED_OFF) {
+      this.holdsTicket = false;
+      o.scoreboard.incrementConnectionsTotal(o.processSlot);
+      this.updateAccepting();
+      return;
+    }
+    if (at === INCOMPLETE) this.onConnection(this.socketOf(fd, null), l, head);
+    else this.onConnection(this.socketOf(fd, head), l);
+  }
+
+  /** A Node socket for a descriptor this process took, `head` (what was read from it) first. */
+  private socketOf(fd: number, head: Buffer | null): net.Socket {
+    const socket = new net.Socket({ fd, readable: true, writable: true, ...this.o.limits.socketOptions });
+    if (head !== null && head.length > 0) socket.unshift(head);
+    return socket;
+  }
+
+  /** `l`: the listener that accepted it; null for an adopted connection. `first`: the start of
+   * a first header block not yet complete, which the hand-off reads on from. */
+  private onConnection(socket: net.Socket, l: InheritedListener | null, first: Buffer | null = null): void {
     const o = this.o;
     const tls = l?.spec.protocol === 'https' ? o.tls : null;
-    // A connection for a state-aware session another child owns is that child's to count and
-    // limit: it goes before anything is counted here (but it took this child's ticket).
-    let first: Buffer | null = null;
-    if (l !== null && tls === null && o.handoff !== null) {
-      const at = o.handoff.atAccept(socket);
-      if (at === HANDED_OFF) {
-        this.holdsTicket = false;
-        o.scoreboard.incrementConnectionsTotal(o.processSlot);
-        this.updateAccepting();
-        return;
-      }
-      if (at !== SERVE_HERE) first = at;
-    }
     const client = o.limits.admit(socket);
     if (client === REFUSED) {
       this.updateAccepting();

@@ -20,6 +20,8 @@ export class Listeners {
         const current = this.open.get(k);
         if (current) {
           current.spec = spec;
+          // ListenBacklog may have changed; children that accept with the addon never listen().
+          native.setBacklog(current.fd, backlog);
           continue;
         }
         const fd = native.listenSocket({ host: spec.host, port: spec.port, backlog });

@@ -38,13 +38,17 @@ export interface NativeAddon {
   /** dup(2) with FD_CLOEXEC set on the copy. */
   dup(fd: number): number;
   close(fd: number): void;
+  /** listen(2) again on a listening socket: only its backlog changes. */
+  setBacklog(fd: number, backlog: number): void;
   /** Up to `max` (at most 16389: a TLS record and its header) bytes received on a connected socket and still queued, without
    * taking them (recv with MSG_PEEK): empty when none has come yet. */
   peek(fd: number, max: number): Buffer;
-  /** Up to `max` (at most 16 KiB) bytes received on a connected socket, taken from its queue
-   * without waiting: empty when none has come yet, at end of stream or on an error (the socket's
-   * next read reports those). */
-  readQueued(fd: number, max: number): Buffer;
+  /** The next connection waiting on a listening TCP socket, accepted (non-blocking, close-on-exec,
+   * TCP_NODELAY), with up to `max` (at most 16 KiB) of the bytes it has already sent, taken from
+   * its queue (`payload`: empty when none has come yet, at end of stream or on an error, which
+   * the socket's next read reports). Null when none waits; throws on an accept error (EMFILE…).
+   * The caller owns the descriptor. */
+  acceptConnection(listener: number, max: number): ReceivedFd | null;
   /** The local port a socket is bound to (useful for port 0). */
   localPort(fd: number): number;
   /** prctl(PR_SET_PDEATHSIG, signal): the calling process gets `signal` when its parent dies. */

@@ -12,14 +12,12 @@ import { refusalHead } from '../proxy/framing';
 import { ORPHAN, type OwnerTable } from '../shm/owners';
 import type { Scoreboard } from '../shm/scoreboard';
 import { HERE, INCOMPLETE, scanFirstRequest } from './first-request';
+
+export { INCOMPLETE } from './first-request';
 import { HandoffSender } from './handoff-sender';
 import type { OwnerIdentity } from './owned-sessions';
 import { ownerKey, sessionLabel } from './session-key';
 import { handoffSocketPath } from './socket-path';
-
-/** The most taken from a new connection at once; a longer header block is read as it comes. */
-const FIRST_READ_MAX = 16 * 1024;
-const EMPTY = Buffer.alloc(0);
 
 /** atAccept: the connection is now the owner's. */
 export const HANDED_OFF = 'handed-off';
@@ -43,20 +41,18 @@ export class ConnectionHandoff {
 
   constructor(private readonly o: ConnectionHandoffOptions) {}
 
-  /** Looks at a connection as it is accepted, before anything else is done with it: clients
-   * send their request as soon as they are connected, so it is most often already here, and
-   * handing the connection over now costs this child the least and the owner no turn of the
-   * event loop. HANDED_OFF: the owner has it. SERVE_HERE: what was read is back in front of the
-   * socket. Otherwise the bytes read so far (maybe none), for `peek` to go on from. */
-  atAccept(socket: net.Socket): Buffer | typeof HANDED_OFF | typeof SERVE_HERE {
-    const fd = descriptorOf(socket);
-    const first = fd === null ? EMPTY : native.readQueued(fd, FIRST_READ_MAX);
-    if (first.length === 0) return first;
-    const scan = scanFirstRequest(first, this.o.cookieName, this.o.headerLimit);
-    if (scan === INCOMPLETE) return first;
-    if (scan !== HERE && this.handOff(socket, first, scan.session)) return HANDED_OFF;
-    socket.unshift(first);
-    return SERVE_HERE;
+  /** Looks at a connection as it is accepted (`fd`), before anything else is done with it, in
+   * what it has sent so far (`head`, maybe empty): clients send their request as soon as they are
+   * connected, so it is most often all there, and handing the connection over now costs this
+   * child no Node socket and the owner no turn of the event loop. HANDED_OFF: the owner has it
+   * and this process's descriptor is closed. SERVE_HERE: it is served here, `head` first.
+   * INCOMPLETE: the header block goes on; `peek` reads the rest. */
+  atAccept(fd: number, head: Buffer): typeof HANDED_OFF | typeof SERVE_HERE | typeof INCOMPLETE {
+    const scan = scanFirstRequest(head, this.o.cookieName, this.o.headerLimit);
+    if (scan === INCOMPLETE) return INCOMPLETE;
+    if (scan === HERE || !this.handOff(fd, head, scan.session)) return SERVE_HERE;
+    native.close(fd);
+    return HANDED_OFF;
   }
 
   /** Reads the rest of the new connection's first header block (`first`: what atAccept read),
@@ -80,7 +76,11 @@ export class ConnectionHandoff {
       socket.pause();
       // Synchronously, before the loop reads this socket again: what was read is all there is
       // to send along.
-      if (scan !== HERE && this.handOff(socket, head, scan.session)) return;
+      const fd = descriptorOf(socket);
+      if (scan !== HERE && fd !== null && this.handOff(fd, head, scan.session)) {
+        socket.destroy();
+        return;
+      }
       socket.unshift(head);
       // Flowing again from the next tick, once the HTTP server listens for data.
       socket.resume();
@@ -107,17 +107,15 @@ export class ConnectionHandoff {
     this.sender.close();
   }
 
-  /** Whether the connection is now the owner's: then only this process's descriptor is closed,
-   * the TCP connection stays up. */
-  private handOff(socket: net.Socket, head: Buffer, session: string): boolean {
+  /** Whether the connection is now the owner's: then the caller closes only this process's
+   * descriptor, the TCP connection stays up. */
+  private handOff(fd: number, head: Buffer, session: string): boolean {
     const { owners, scoreboard, me } = this.o;
     const okey = ownerKey(session);
     const entry = owners.find(okey);
     // Threads of this process (worker MPM) share its descriptors but not its HTTP servers: the
     // relay serves them. A dead owner is the relay's to report.
     if (entry === null || entry.pid === me.pid || entry.state === ORPHAN || scoreboard.pid(entry.slot) !== entry.pid) return false;
-    const fd = descriptorOf(socket);
-    if (fd === null) return false;
     const path = handoffSocketPath(this.o.runtimeDir, entry.pid, entry.thread);
     if (!this.sender.send(path, fd, head)) return false;
     if (logs('proxy', 'debug')) {
@@ -127,7 +125,6 @@ export class ConnectionHandoff {
         `hand connection over to the owner: session=${label}; pid_self=${me.pid}; to_pid=${entry.pid}`,
       );
     }
-    socket.destroy();
     return true;
   }
 }
