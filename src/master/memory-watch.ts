@@ -174,7 +174,9 @@ export class MemoryWatch {
       this.logContinue(this.server, now, fields, over);
       return;
     }
-    // One child at a time: the total is measured again once the last one picked has left.
+    // One child at a time: until the one picked has exited, its replacement starting beside it
+    // adds to the total, and counting that would pick a second child for nothing. Once it has
+    // left, the total is judged again without it, and may still be over (the others grew too).
     if (this.serverVictim) return;
     const largest = this.largest(serving);
     if (!largest) return;

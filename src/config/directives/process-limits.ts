@@ -30,13 +30,13 @@ export const processLimitDirectives = table({
   LimitMemoryServer: {
     module: 'mpm', contexts: serverOnly, arity: one,
     syntax: 'LimitMemoryServer size|unlimited', default: 'unlimited',
-    summary: 'Most memory the master and its children may use together (shared pages counted once); MemoryPolicy applies to the largest child',
+    summary: 'Most memory the master and its children may use together (shared pages counted once); MemoryPolicy applies to the child with the most memory of its own, one child at a time',
     parse: sizeOrUnlimited,
   },
   MemoryPolicy: {
     module: 'mpm', contexts: serverOnly, arity: one,
     syntax: 'MemoryPolicy continue|restart|abort', default: 'restart',
-    summary: 'What happens to a child over LimitMemory: keep serving (soft limit), replace it gracefully, or abort it with a core dump',
+    summary: 'What happens to a child over LimitMemory, or picked under LimitMemoryServer: keep serving (soft limit), replace it gracefully, or abort it with a core dump',
     parse: (args) => parseEnum(args[0], memoryPolicies),
   },
   ExitTimeout: {
