@@ -13,6 +13,7 @@ import { UpgradeExchange } from '../websocket/upgrade-exchange';
 import { Exchange, type ResponseObserver } from './exchange';
 import { bodyOfUnknownLength } from './framing';
 import { backendRequestHeaders } from './headers';
+import { KeepOnAbandon } from './keep-on-abandon';
 import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
 import type { Upstream, Upstreams } from './upstream';
@@ -80,7 +81,7 @@ export class Forwarder implements ProxyForwarder {
         bodyTimeout: plan.timeout,
         upgrade: upgrade ? 'websocket' : null,
       },
-      exchange,
+      member.keepsConnection === true && !upgrade ? new KeepOnAbandon(exchange) : exchange,
     );
   }
 

@@ -26,6 +26,10 @@ export interface UpstreamMember {
   /** A new dispatcher of one connection to this member, for one state-aware session alone;
    * idle up to `idleMs` before it closes. */
   privateDispatcher(idleMs: number): Dispatcher;
+  /** Its connection carries state the backend bound to it (a state-aware session's own): a
+   * request the client abandons after it went out whole has its answer drained, not its
+   * connection closed (src/proxy/keep-on-abandon.ts). */
+  readonly keepsConnection?: boolean;
 }
 
 export type Outcome = 'ok' | 'connect-failure' | 'failure';

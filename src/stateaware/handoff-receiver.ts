@@ -40,7 +40,7 @@ export class HandoffReceiver {
     native.close(l.fd);
     for (const fd of [...this.peers.keys()]) {
       native.handoffShutdown(fd);
-      this.receive(fd, true);
+      this.receive(fd);
       this.drop(fd);
     }
   }
@@ -51,15 +51,14 @@ export class HandoffReceiver {
     if (err !== null) log('proxy').error({ path: this.path, err }, 'hand-off socket: poll failed');
     for (let fd = native.handoffAccept(l.fd); fd !== null; fd = native.handoffAccept(l.fd)) {
       const peer = fd;
-      // One message a call: the poll calls again while more wait, and the connection just taken
-      // is served (its request parsed) without first trying the socket for another.
-      this.peers.set(peer, native.pollReadable(peer, () => this.receive(peer, false)));
+      this.peers.set(peer, native.pollReadable(peer, () => this.receive(peer)));
     }
   }
 
-  /** `all`: every message queued; otherwise the first. */
-  private receive(peer: number, all: boolean): void {
-    do {
+  /** Every message queued: one a turn of the loop would cap how fast a busy owner takes
+   * connections in. */
+  private receive(peer: number): void {
+    for (;;) {
       let got;
       try {
         got = native.recvFd(peer);
@@ -74,7 +73,7 @@ export class HandoffReceiver {
         return;
       }
       this.adopt(got.fd, got.payload);
-    } while (all);
+    }
   }
 
   private drop(peer: number): void {

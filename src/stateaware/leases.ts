@@ -27,6 +27,11 @@ export class LeasedMember implements UpstreamMember {
   get host(): string {
     return this.inner.host;
   }
+  /** Only a session's own connection: a lease still goes back to be leased again, and a
+   * connection whose answer was never seen must not. */
+  get keepsConnection(): boolean {
+    return this.adopted;
+  }
   privateDispatcher(idleMs: number): Dispatcher {
     return this.inner.privateDispatcher(idleMs);
   }

@@ -98,8 +98,21 @@ export async function statefulBackend(t: TestContext): Promise<StatefulBackend> 
         return reply(res, 401, { port, leg: 'rejected', reason: conn.challenge === null ? 'no challenge on this connection' : 'wrong answer' }, { 'www-authenticate': 'NTLM' });
       }
       case '/upload':
-        void digest(req).then((d) => reply(res, 200, { port, ...d }));
+        // A client that leaves mid-upload leaves nothing to answer.
+        digest(req).then((d) => reply(res, 200, { port, ...d }), () => {});
         return;
+      case '/slow': {
+        const timer = setTimeout(() => reply(res, 200, { port, user: conn.user }), Number(url.searchParams.get('ms') ?? '0'));
+        res.on('close', () => clearTimeout(timer));
+        return;
+      }
+      case '/stream': {
+        // An event stream that never ends on its own.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const beat = setInterval(() => res.write('data: beat\n\n'), 50);
+        res.on('close', () => clearInterval(beat));
+        return;
+      }
       case '/download': {
         const bytes = downloadBytes(Number(url.searchParams.get('size') ?? '0'));
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes.length, 'x-sha256': crypto.createHash('sha256').update(bytes).digest('hex') });
