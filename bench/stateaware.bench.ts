@@ -132,9 +132,14 @@ async function measure(variant: Variant, backendUrl: string, handoffs: Record<Re
       }
       if (variant === 'routed') handoffs[reuse] += (await ownerConnections(port, owner)) - taken;
     }
-    if (variant === 'routed' && Number((await daemon.status()).fields.StateAwareOwners) !== 1) {
+    const fields = (await daemon.status()).fields;
+    if (variant === 'routed' && Number(fields.StateAwareOwners) !== 1) {
       throw new Error('routed: the retired owner is gone before the end of the run');
     }
+    // Every run measured state-aware requests: wrk's end leaves requests mid-answer, and none of
+    // that may have cost a session its private connection.
+    const kept = Number(fields.StateAwareSessions);
+    if (kept !== (variant === 'ordinary' ? 0 : SESSIONS)) throw new Error(`${variant}: ${kept} of ${SESSIONS} sessions still state-aware after the runs`);
     return runs;
   } finally {
     await daemon.stop();
@@ -187,13 +192,16 @@ function section(runs: Run[], loadAtStart: number, handoffs: Record<Reuse, numbe
       "with the next session's cookie each request (`rotate.lua`), to a Node backend answering 23 bytes.",
     '- ordinary: `StateAware off` (the backend pool); local: the one accepting child owns every session; ' +
       'routed: the owner was retired by a graceful restart (it accepts nothing, keeps its sessions); the new child ' +
-      "accepts every connection and hands it to the owner with the bytes it read (one `sendmsg` with SCM_RIGHTS); the " +
+      "accepts every connection (`accept4` in the addon, the first bytes taken in the same call) and hands it to the owner " +
+      'with the bytes it read (one `sendmsg` with SCM_RIGHTS), without ever making it a Node socket; the ' +
       'owner serves it, and the connection\'s later requests, itself. A relay over the Unix socket happens only for a ' +
       'later request of a session owned elsewhere on a connection that stays where it landed (not measured here; ' +
       'the relay measured before the hand-off existed: +233 µs at p50, −55% requests/s).',
     `- keep-alive: wrk's own connections; close: \`Connection: close\` on every request (a new connection per request). ` +
       `Latency: 1 connection (\`-t1 -c1\`); throughput: \`${command}\`; ${WARMUP_S} s warm-up then ${DURATION_S} s, ` +
-      `a fresh daemon per variant and round, ${ROUNDS} rounds (medians; throughput per round shown).`,
+      `a fresh daemon per variant and round, ${ROUNDS} rounds (medians; throughput per round shown). Each daemon is checked ` +
+      `to end its runs with all ${SESSIONS} sessions still state-aware (wrk stops with requests mid-answer; a session keeps ` +
+      'its private connection through that, see docs/state-aware.md).',
     '',
     '| connections | variant | req/s, 1 conn | p50 µs, 1 conn | p99 µs, 1 conn | req/s per round | req/s | p50 µs | p99 µs |',
     '| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
