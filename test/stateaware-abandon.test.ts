@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DRAIN_MS } from '../src/proxy/keep-on-abandon';
 import { request, waitFor, type Daemon } from './helpers/daemon';
-import { launch, logText } from './helpers/mpm';
+import { launch, logText, logsMatching } from './helpers/mpm';
 import { cookieOf, stateAwareConfig, statefulBackend } from './helpers/stateaware';
 
 async function whoami(d: Daemon, cookie: string): Promise<{ port: number; user: string | null }> {
@@ -47,6 +47,7 @@ test('a client that leaves mid-answer does not cost its state-aware session the 
   assert.deepEqual(await whoami(d, cookie), { port: bound, user: 'alice' }, logText(d));
   assert.equal(await stateAware(d), 1);
   assert.equal(backend.violations.length, 0, backend.violations.join('\n'));
+  assert.equal(logsMatching(d, /^client closed the connection before the response was complete; its answer is drained to keep the connection$/).length, 1, logText(d));
 
   // An event stream goes on past the bound: the connection is closed and the session ends.
   const stream = await leaveAfter(d.port, `GET /app/stream HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\n\r\n`, 100);

@@ -17,6 +17,7 @@ import type { Commit, RequestSession } from '../session/request-session';
 import { clientOriginOf } from './client-origin';
 import { clientResponseHeaders, linkValues, trailerPairs, type ClientFacts, type ResponseTarget } from './headers';
 import { describeFailure } from './hints';
+import { answerDrained } from './keep-on-abandon';
 import { answerPlain } from './plain-answer';
 import type { ProxyPlan } from './route-plan';
 import type { Outcome, Upstream, UpstreamMember } from './upstream';
@@ -228,7 +229,8 @@ export class Exchange implements Dispatcher.DispatchHandler, ClientFacts, Respon
       // Not the backend's doing, unless it could not even be reached.
       this.settle(failure.outcome === 'connect-failure' ? failure.outcome : 'ok');
       if (this.clientEnd !== REFUSED) {
-        log('proxy').info({ backend, url: this.req.url }, `client closed the connection before the response was complete; request to ${backend} aborted`);
+        const fate = err === answerDrained ? 'its answer is drained to keep the connection' : `request to ${backend} aborted`;
+        log('proxy').info({ backend, url: this.req.url }, `client closed the connection before the response was complete; ${fate}`);
       }
       return;
     }

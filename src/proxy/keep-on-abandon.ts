@@ -11,6 +11,8 @@
 import type { Dispatcher } from 'undici';
 
 export const DRAIN_MS = 2000;
+/** What the exchange is told when its answer is drained rather than its request aborted. */
+export const answerDrained = new Error('the client left; the answer is read and dropped, the connection kept');
 
 type Abort = (err?: Error) => void;
 
@@ -55,13 +57,14 @@ export class KeepOnAbandon implements Dispatcher.DispatchHandler {
   }
 
   private abandoned(err?: Error): void {
+    if (this.draining) return;
     const abort = this.abort as Abort;
     // Part of the request is still to go: the connection cannot carry another one.
-    if (!this.sent || this.draining) return abort(err);
+    if (!this.sent) return abort(err);
     this.draining = true;
     this.timer = setTimeout(() => abort(err), DRAIN_MS);
     this.timer.unref();
-    this.inner.onError?.(err ?? new Error('aborted'));
+    this.inner.onError?.(answerDrained);
     // The exchange may have paused the answer for a slow client: nothing holds it back now.
     this.resume?.();
   }

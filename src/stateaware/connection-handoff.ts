@@ -12,16 +12,16 @@ import { refusalHead } from '../proxy/framing';
 import { ORPHAN, type OwnerTable } from '../shm/owners';
 import type { Scoreboard } from '../shm/scoreboard';
 import { HERE, INCOMPLETE, scanFirstRequest } from './first-request';
-
-export { INCOMPLETE } from './first-request';
 import { HandoffSender } from './handoff-sender';
 import type { OwnerIdentity } from './owned-sessions';
 import { ownerKey, sessionLabel } from './session-key';
 import { handoffSocketPath } from './socket-path';
 
+export { INCOMPLETE } from './first-request';
+
 /** atAccept: the connection is now the owner's. */
 export const HANDED_OFF = 'handed-off';
-/** atAccept: the connection is served here, its first bytes put back. */
+/** atAccept: the connection is served here, what was read from it first. */
 export const SERVE_HERE = 'serve-here';
 
 export interface ConnectionHandoffOptions {
