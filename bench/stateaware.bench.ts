@@ -211,9 +211,9 @@ function section(runs: Run[], loadAtStart: number, handoffs: Record<Reuse, numbe
     '',
     `On this ${os.availableParallelism()}-CPU machine the two children, the backend and wrk share the CPUs. With a new ` +
       'connection per request the routed runs split each request over two processes (the new child accepts, reads the ' +
-      'header block and hands the connection over; the owner serves it), which on several CPUs can serve more per ' +
-      'second than one child doing both; on one connection the hand-off (the look at the first bytes, `sendmsg`, the ' +
-      "owner's `recvmsg` and adoption) is added to each request's latency.",
+      'header block and hands the connection over; the owner serves it): one more process wakes for each request, and ' +
+      'on one connection the hand-off (`accept4` with the look at the first bytes, `sendmsg`, the owner\'s `recvmsg` and ' +
+      "adoption) is added to each request's latency.",
   ].join('\n');
 }
 
