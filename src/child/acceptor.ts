@@ -13,9 +13,12 @@ const RETRY_MS = 100;
 
 /** An acceptor on one listener: the server resumes and pauses it; a failed accept (EMFILE and
  * friends) stops it for a moment rather than spin, the connections staying queued, and it
- * starts again only if the server still wants connections then. */
+ * starts again only if the server still wants connections then. A failure that lasts is
+ * reported once, until a connection is taken again. */
 export abstract class ConnectionAcceptor {
   private wanted = false;
+  /** Accepting has failed since the last connection taken: the failure was logged once. */
+  private failing = false;
 
   constructor(private readonly onError: (err: Error) => void) {}
 
@@ -36,7 +39,13 @@ export abstract class ConnectionAcceptor {
     setTimeout(() => {
       if (this.wanted) this.start();
     }, RETRY_MS).unref();
-    this.onError(err);
+    if (!this.failing) this.onError(err);
+    this.failing = true;
+  }
+
+  /** A connection was taken: the next failure is news again. */
+  protected took(): void {
+    this.failing = false;
   }
 
   protected abstract start(): void;
@@ -64,7 +73,10 @@ export class Acceptor extends ConnectionAcceptor {
   protected start(): void {
     if (this.server) return;
     const copy = loadNative().dup(this.fd);
-    const server = net.createServer({ ...this.socketOptions, noDelay: true }, (socket) => this.onConnection(socket));
+    const server = net.createServer({ ...this.socketOptions, noDelay: true }, (socket) => {
+      this.took();
+      this.onConnection(socket);
+    });
     server.on('error', (err) => this.failed(err));
     // listen() runs again on the socket: it must keep ListenBacklog (Node reads the backlog only
     // from this argument when given a descriptor, and would otherwise set 511).

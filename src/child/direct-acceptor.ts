@@ -59,6 +59,7 @@ export class DirectAcceptor extends ConnectionAcceptor {
         return this.failed(err as Error);
       }
       if (got === null) return;
+      this.took();
       this.onConnection(got.fd, got.payload);
     }
   }
