@@ -2,11 +2,10 @@
 // Over it, MemoryPolicy applies to the child with the most memory of its own, one child at a time:
 // the total is judged again only once that child has left.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { test } from 'node:test';
-import { parseMemoryUse, serverMemory } from '../src/limits/memory';
+import { serverMemory } from '../src/limits/memory';
 import type { Daemon, LogLine } from './helpers/daemon';
-import { MiB, pushUntil, restartInto, tally } from './helpers/memory';
+import { exitOf, memoryOf, MiB, pushUntil, restartInto, tally } from './helpers/memory';
 import type { GateBackend } from './helpers/mpm';
 import { childPidsOf, launch, launchGate, logText, sleep, waitFor } from './helpers/mpm';
 
@@ -15,7 +14,6 @@ const HEADROOM = 48 * MiB;
 const QUIET_MS = 1000;
 
 const replacing = (l: LogLine) => /over LimitMemoryServer .*; MemoryPolicy restart: replacing it gracefully/.test(l.msg);
-const exitOf = (pid: number) => (l: LogLine) => l.child === pid && /exited \(exit code 0\)/.test(l.msg);
 
 /**
  * Every replacement made for LimitMemoryServer, once each replaced child has left and the master
@@ -47,8 +45,6 @@ function config(gate: GateBackend, limit?: string): string {
     '<Location /server-status>\n SetHandler server-status\n</Location>',
   ].join('\n');
 }
-
-const memoryOf = (pid: number) => parseMemoryUse(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 
 test('LimitMemoryServer: over the whole server, its largest child is replaced gracefully', async (t) => {
   const gate = await launchGate(t);

@@ -54,8 +54,6 @@ export class MemoryWatch {
   private readonly probes = new Map<Child, Probe>();
   private readonly self: number;
   private readonly server = newGauge();
-  /** The child that MemoryPolicy restart or abort last picked for LimitMemoryServer, until it leaves. */
-  private serverVictim: Child | null = null;
   private readonly buffer = Buffer.alloc(4096);
 
   constructor(
@@ -80,7 +78,6 @@ export class MemoryWatch {
     const p = this.probes.get(child);
     if (p) fs.closeSync(p.fd);
     this.probes.delete(child);
-    if (this.serverVictim === child) this.serverVictim = null;
   }
 
   stop(): void {
@@ -174,15 +171,23 @@ export class MemoryWatch {
       this.logContinue(this.server, now, fields, over);
       return;
     }
-    // One child at a time: until the one picked has exited, its replacement starting beside it
-    // adds to the total, and counting that would pick a second child for nothing. Once it has
-    // left, the total is judged again without it, and may still be over (the others grew too).
-    if (this.serverVictim) return;
+    // One child at a time, whichever limit it went over: until a child acted on has exited, its
+    // replacement starting beside it adds to the total, and counting that would pick a second
+    // child for nothing, or the same one again (it serves until its replacement is ready). Once
+    // it has left, the total is judged again without it, and may still be over (the others grew
+    // too).
+    if (this.leaving()) return;
     const largest = this.largest(serving);
     if (!largest) return;
-    this.serverVictim = largest;
     (this.probes.get(largest) as Probe).acted = true;
     this.apply(largest, { ...fields, child: largest.pid }, `${over}; its largest child is pid ${largest.pid}`);
+  }
+
+  /** True while a child MemoryPolicy restart or abort acted on, for either limit, has not exited
+   * (its probe goes when it does). */
+  private leaving(): boolean {
+    for (const p of this.probes.values()) if (p.acted) return true;
+    return false;
   }
 
   /** Moves a gauge to its level for `bytes`; true when that just crossed the redline. */

@@ -4,10 +4,12 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { TestContext } from 'node:test';
+import { parseMemoryUse } from '../../src/limits/memory';
+import type { MemoryUse } from '../../src/limits/memory';
 import type { Daemon, LogLine } from './daemon';
 import { waitFor } from './daemon';
 import type { GateBackend } from './mpm';
-import { childPidsOf } from './mpm';
+import { childPidsOf, generationOf, statusNow } from './mpm';
 
 export const MiB = 2 ** 20;
 
@@ -50,6 +52,11 @@ export function rssOf(pid: number): number {
   return statusField(pid, 'VmRSS');
 }
 
+/** A process's memory as the master measures it for LimitMemory and LimitMemoryServer. */
+export function memoryOf(pid: number): MemoryUse {
+  return parseMemoryUse(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+}
+
 /** The value of --max-old-space-size on a process's command line, or null. */
 export function heapLimitFlag(pid: number): number | null {
   const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -63,6 +70,11 @@ export function procLimit(pid: number, name: string): { soft: string; hard: stri
   if (!line) throw new Error(`no "${name}" in /proc/${pid}/limits`);
   const [soft, hard] = line.slice(name.length).trim().split(/\s+/);
   return { soft, hard };
+}
+
+/** Matches the master's line for child `pid` leaving cleanly. */
+export function exitOf(pid: number): (l: LogLine) => boolean {
+  return (l) => l.child === pid && /exited \(exit code 0\)/.test(l.msg);
 }
 
 /** Threads of a process, from /proc/<pid>/task. */
@@ -94,14 +106,15 @@ export async function limitAboveIdle(
   return { limit: limitMb * MiB, child };
 }
 
-/** Restarts gracefully into `config` and waits until only the `children` of generation 1 run. */
+/** Restarts gracefully into `config` and waits until only the `children` of the next generation run. */
 export async function restartInto(daemon: Daemon, config: string, children: number): Promise<number[]> {
+  const next = generationOf(await statusNow(daemon)) + 1;
   daemon.writeConfig(config);
   daemon.signal('SIGUSR1');
   return waitFor('the new generation alone', async () => {
     const pids = childPidsOf(daemon).sort();
     const listed = (await daemon.status()).processes;
-    const fresh = listed.filter((p) => p.generation === 1).map((p) => p.pid).sort();
+    const fresh = listed.filter((p) => p.generation === next).map((p) => p.pid).sort();
     return pids.length === children && listed.length === children && fresh.join() === pids.join() ? pids : null;
   });
 }
