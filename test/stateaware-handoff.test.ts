@@ -15,7 +15,8 @@ import tls from 'node:tls';
 import { freePort, request, type Daemon, type LogLine } from './helpers/daemon';
 import { isAlive, launch, logText, logsMatching, sleep, waitFor } from './helpers/mpm';
 import { issue, pki, writePems } from './helpers/pki';
-import { cookieOf, stateAwareConfig, statefulBackend, type StatefulBackend } from './helpers/stateaware';
+import { RawConnection } from './helpers/cli';
+import { SESSION_LINES, cookieOf, stateAwareConfig, statefulBackend, type StatefulBackend } from './helpers/stateaware';
 
 const CHILDREN = 3;
 const HANDOFF = /^hand connection over to the owner: session=[0-9a-f]{8}; pid_self=\d+; to_pid=\d+$/;
@@ -416,4 +417,44 @@ test('a retiring owner keeps a connection handed over for its session open past 
   await waitFor('the logout answer', () => complete(more) >= 2);
   await Promise.race([closed, sleep(3000).then(() => assert.fail('the owner kept the connection after its session ended'))]);
   await d.waitLog('the old owner to leave', (l) => l.msg === `child pid ${s.owner} exited (exit code 0)`, 10_000);
+});
+
+test('prefork with sessions: each child holds one connection at a time, and a session reaches its owner on new connections', async (t) => {
+  const backend = await statefulBackend(t);
+  const d = await launch(t, {
+    config: [
+      'MPM prefork',
+      'StartServers 3',
+      'MinSpareServers 1',
+      'MaxSpareServers 3',
+      'MaxRequestWorkers 3',
+      ...SESSION_LINES,
+      'LogLevel info proxy:debug',
+      `ProxyPass /app/ ${backend.url}/`,
+      '<Location /server-status>\n  SetHandler server-status\n</Location>',
+    ].join('\n'),
+    waitChildren: 3,
+  });
+  const s = await login(d, 'carol');
+  for (let i = 0; i < 12; i++) {
+    const r = await request(d.port, '/app/whoami', { headers: { cookie: s.cookie } });
+    assert.equal(r.status, 200);
+    assert.deepEqual(JSON.parse(r.body.toString()), { port: s.port, user: 'carol' });
+  }
+  assert.ok(logsMatching(d, HANDOFF).length > 0, `some of them landed on another child and were handed over\n${logText(d)}`);
+
+  // Three keep-alive connections take the three children; a fourth waits in the backlog.
+  const held: RawConnection[] = [];
+  t.after(() => held.forEach((c) => c.close()));
+  for (let i = 0; i < 3; i++) {
+    const c = await RawConnection.open(d.port);
+    held.push(c);
+    assert.equal((await c.get('/app/whoami')).status, 200);
+  }
+  const fourth = await RawConnection.open(d.port);
+  held.push(fourth);
+  fourth.send('/app/whoami');
+  await assert.rejects(fourth.response(500), /no response within 500 ms/, 'no child was free');
+  held[0].close();
+  assert.equal((await fourth.response(5000)).status, 200);
 });
