@@ -563,12 +563,22 @@ describe('peek', () => {
   });
 });
 
+/** The file status flags of one of this process's descriptors. */
+function flagsOf(fd: number): number {
+  const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  assert.ok(flags);
+  return parseInt(flags[1], 8);
+}
+const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+
 describe('acceptConnection', () => {
   test('accepts the next waiting connection with the bytes it has sent so far; none waiting is null', async () => {
     const listener = native.listenSocket({ host: '127.0.0.1', port: 0, backlog: 16 });
     const port = native.localPort(listener);
     const clients: net.Socket[] = [];
     try {
+      assert.equal(flagsOf(listener) & O_NONBLOCK, O_NONBLOCK, 'listeners never make an accept wait');
       assert.equal(native.acceptConnection(listener, 1024), null);
       const talker = net.connect(port, '127.0.0.1', () => talker.write('GET / HTTP/1.1\r\n'));
       clients.push(talker);
@@ -581,10 +591,7 @@ describe('acceptConnection', () => {
       const first = native.acceptConnection(listener, 1024);
       assert.ok(first !== null);
       assert.equal(first.payload.toString(), 'GET / HTTP/1.1\r\n');
-      const O_NONBLOCK = 0o4000;
-      const O_CLOEXEC = 0o2000000;
-      const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${first.fd}`, 'utf8'))?.[1] ?? '0', 8);
-      assert.equal(flags & (O_NONBLOCK | O_CLOEXEC), O_NONBLOCK | O_CLOEXEC);
+      assert.equal(flagsOf(first.fd) & (O_NONBLOCK | O_CLOEXEC), O_NONBLOCK | O_CLOEXEC);
       // The descriptor is the live connection: what was taken is not read again, what follows is.
       const served = new net.Socket({ fd: first.fd, readable: true, writable: true });
       let rest = '';
@@ -614,12 +621,6 @@ describe('acceptConnection', () => {
 });
 
 describe('connection hand-off (SCM_RIGHTS over SOCK_SEQPACKET)', () => {
-  function flagsOf(fd: number): number {
-    const flags = /^flags:\s+([0-7]+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    assert.ok(flags);
-    return parseInt(flags[1], 8);
-  }
-  const O_CLOEXEC = 0o2000000;
 
   /** A listening handoff socket, a connection to it, and its accepted end. */
   function pair(label: string): { path: string; listener: number; sender: number; receiver: number } {

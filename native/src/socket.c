@@ -75,13 +75,14 @@ static int set_option(int fd, int level, int name, int value) {
 
 /* SOCK_CLOEXEC: the master hands listeners to its children through child_process stdio, which
  * dup2()s them into the child's slots (a dup2 copy is inheritable); any other program the
- * master starts must not inherit them. Returns the descriptor, or -1 with errno set and
+ * master starts must not inherit them. SOCK_NONBLOCK: every copy shares the flag, and a child
+ * accepting in the addon (acceptConnection) must never wait. Returns the descriptor, or -1 with errno set and
  * *failed naming the call that failed. */
 static int open_listener(const inet_address *address, bool reuse_port, int backlog,
                          const char **failed) {
   const struct sockaddr_in6 *v6 = &address->addr.v6;
   bool any_v6 = v6->sin6_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
-  int fd = socket(address->addr.any.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(address->addr.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *failed = "socket";
     return -1;
@@ -201,7 +202,8 @@ static napi_value peek_js(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* acceptConnection(listener, max): the next connection waiting on a listening socket, accepted
+/* acceptConnection(listener, max): the next connection waiting on a non-blocking listening
+ * socket (listenSocket makes them so), accepted
  * non-blocking and close-on-exec with TCP_NODELAY set, and up to max (at most 16 KiB) of the
  * bytes it has already sent, taken from its queue: {fd, payload}, payload empty when nothing has
  * come yet. Null when no connection waits. A connection reset before it is accepted is skipped.
@@ -216,10 +218,6 @@ static napi_value accept_connection_js(napi_env env, napi_callback_info info) {
       get_int(env, argv[0], call, "listener", 0, INT32_MAX, &listener) != 0 ||
       get_int(env, argv[1], call, "max", 1, (int64_t)sizeof buf, &max) != 0)
     return NULL;
-  /* Whoever accepts must never wait: the flag belongs to the socket all children share, and a
-   * net.Server elsewhere sets it too, but nothing else guarantees it has. */
-  int status = fcntl((int)listener, F_GETFL);
-  if (status >= 0 && (status & O_NONBLOCK) == 0) (void)fcntl((int)listener, F_SETFL, status | O_NONBLOCK);
   int fd;
   do fd = accept4((int)listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));

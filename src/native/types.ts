@@ -32,8 +32,8 @@ export interface NativeAddon {
   setrlimit(resource: RlimitResource, soft: number, hard: number): void;
   /** One datagram to $NOTIFY_SOCKET-style address (a path, or '@name' for the abstract namespace). */
   sdNotify(address: string, message: string): void;
-  /** socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. Returns the fd with FD_CLOEXEC:
-   * child_process stdio still hands it to children (their copy is made by dup2). */
+  /** socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen. Returns the fd non-blocking, with
+   * FD_CLOEXEC: child_process stdio still hands it to children (their copy is made by dup2). */
   listenSocket(opts: ListenSocketOptions): number;
   /** dup(2) with FD_CLOEXEC set on the copy. */
   dup(fd: number): number;
@@ -43,7 +43,7 @@ export interface NativeAddon {
   /** Up to `max` (at most 16389: a TLS record and its header) bytes received on a connected socket and still queued, without
    * taking them (recv with MSG_PEEK): empty when none has come yet. */
   peek(fd: number, max: number): Buffer;
-  /** The next connection waiting on a listening TCP socket, accepted (non-blocking, close-on-exec,
+  /** The next connection waiting on a non-blocking (listenSocket) TCP listener, accepted (non-blocking, close-on-exec,
    * TCP_NODELAY), with up to `max` (at most 16 KiB) of the bytes it has already sent, taken from
    * its queue (`payload`: empty when none has come yet, at end of stream or on an error, which
    * the socket's next read reports). Null when none waits; throws on an accept error (EMFILE…).
